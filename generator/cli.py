@@ -1,0 +1,171 @@
+"""The `deploygen` command: a thin layer of options over the modules that do the work."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__, frameworks, spec as specs, targets
+from .errors import EXIT_INTERNAL, DeployGenError
+from .names import aws_names
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 lint found problems; 2 bad command-line usage; "
+    "3 the model file is missing, unreadable or not recognised; "
+    "4 invalid spec or option, or the model does not fit the target; "
+    "5 the output exists (use --force); 70 internal error."
+)
+
+
+class DeployGenGroup(click.Group):
+    """Turns every error a user can fix into one line and its exit code; never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DeployGenError as err:
+            click.echo(f"deploygen: error: {err}", err=True)
+            sys.exit(err.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as err:  # a bug: say so in one line; the traceback on request
+            if os.environ.get("DEPLOYGEN_DEBUG"):
+                raise
+            click.echo(
+                f"deploygen: internal error: {type(err).__name__}: {err} "
+                "(set DEPLOYGEN_DEBUG=1 for the traceback and please report it)",
+                err=True,
+            )
+            sys.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=DeployGenGroup, epilog=EXIT_CODES_HELP)
+@click.version_option(__version__, prog_name="deploygen")
+def main() -> None:
+    """Render a ready-to-deploy AWS project from a trained model file."""
+
+
+def _provisioned(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, int] | None:
+    if value is None:
+        return None
+    low, sep, high = value.partition(":")
+    if not sep or not low.isdigit() or not high.isdigit():
+        raise click.BadParameter("expected MIN:MAX, two whole numbers such as 1:10")
+    return {"min": int(low), "max": int(high)}
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--target", type=click.Choice(specs.TARGETS), help="Where the model will run.")
+@click.option("--name", help="Project name; AWS names are derived from it. Default: the model file's name.")
+@click.option("--output", type=click.Path(path_type=Path), help="Project folder to create. Default: ./NAME.")
+@click.option("--framework", type=click.Choice(frameworks.FRAMEWORK_CHOICES), default=None,
+              help="Model framework; auto (default) detects it from the file's bytes.")
+@click.option("--config", type=click.Path(path_type=Path),
+              help="Start from this deploygen.yaml; options given here override it.")
+@click.option("--region", help="AWS region. Default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1.")
+@click.option("--force", is_flag=True,
+              help="Update an existing folder: replaces only files deploygen wrote and nobody edited; "
+                   "keeps the rest (edited files are saved as NAME.orig).")
+@click.option("--memory", "memory_mb", type=int, help="Lambda memory in MB (128-10240). Default 1024.")
+@click.option("--timeout", "timeout_s", type=int, help="Lambda timeout in seconds (1-900). Default 30.")
+@click.option("--arch", "architecture", type=click.Choice(["x86_64", "arm64"]), help="CPU architecture.")
+@click.option("--auth", type=click.Choice(["iam", "none"]), help="Who may call: iam (default) or none (public).")
+@click.option("--front", type=click.Choice(["url", "http-api"]),
+              help="Front door: a Function URL (default) or an API Gateway HTTP API.")
+@click.option("--ephemeral-storage", "ephemeral_storage_mb", type=int, help="/tmp size in MB (512-10240).")
+@click.option("--reserved-concurrency", type=int, help="Reserve (and cap) this many concurrent executions.")
+@click.option("--provisioned-concurrency", callback=_provisioned, metavar="MIN:MAX",
+              help="Keep MIN environments warm, autoscaled up to MAX.")
+def init(model: Path, target, name, output, framework, config, region, force, **target_options) -> None:
+    """Scaffold a project that deploys MODEL on a target."""
+    from . import render
+
+    base = _base_spec(config)
+    framework = framework or (base.get("model") or {}).get("framework") or "auto"
+    info = frameworks.detect(model, framework)
+    spec = specs.from_dict(
+        {
+            **base,
+            "name": name or base.get("name") or model.stem,
+            "target": target or base.get("target"),
+            "region": region or base.get("region") or _default_region(),
+            "model": _model_section(model, info),
+            "lambda": {**(base.get("lambda") or {}), **{k: v for k, v in target_options.items() if v is not None}},
+        },
+        source="options",
+    )
+    targets.check_fit(spec, info.size_bytes)
+    dest = output or Path(aws_names(spec.name).slug)
+    report = render.render_project(spec, model, info, dest, force=force)
+    _print_report(report, spec, info)
+
+
+def _base_spec(config: Path | None) -> dict:
+    if config is None:
+        return {}
+    data = specs.read_yaml(config)
+    if not isinstance(data, dict):
+        raise DeployGenError(f"{config} is not a deploygen.yaml mapping; give a spec written by deploygen init")
+    data.pop("model", None)  # the model comes from the MODEL argument, not the old project
+    return data
+
+
+def _default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def _model_section(model: Path, info: frameworks.ModelInfo) -> dict:
+    return {
+        "path": f"model/{info.file_name}",
+        "framework": info.framework,
+        "sha256": info.sha256,
+        "framework_version": info.framework_version,
+        "version_source": info.version_source,
+        "original_name": model.name,
+        "estimator": info.estimator,
+        "n_features": info.n_features,
+    }
+
+
+def _print_report(report, spec, info) -> None:
+    click.echo(f"Rendered {spec.target} project in {report.project_dir}")
+    click.echo(f"  model: {info.framework} {info.framework_version or ''} ({info.estimator or 'custom'})".rstrip())
+    for rel in report.kept:
+        click.echo(f"  kept your {rel}")
+    for rel, backup in report.backed_up:
+        click.echo(f"  {rel} had changes of yours: saved them as {backup}")
+    if spec.lambda_.auth == "none":
+        click.echo("  warning: --auth none makes the endpoint public: anyone with the URL can call it, at your cost")
+    if info.framework == "custom":
+        click.echo("  next: complete load() and predict() in src/inference.py")
+    click.echo(f"  next: cd {report.project_dir} && pip install -r requirements-dev.txt && pytest")
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def lint(paths, output_format) -> None:
+    """Lint projects, CloudFormation templates and specs (default: the current folder)."""
+    from . import lint as linting
+
+    findings = linting.lint_paths(list(paths) or [Path(".")])
+    click.echo(linting.format_findings(findings, output_format), nl=False)
+    sys.exit(linting.exit_code(findings))
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("project", type=click.Path(path_type=Path), default=".")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+def serve(project: Path, port: int) -> None:
+    """Serve PROJECT on 127.0.0.1 as its target would, for curl and local tests."""
+    from . import serve as serving
+
+    serving.serve(project, port)
+
+
+if __name__ == "__main__":
+    main()

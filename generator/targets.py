@@ -1,0 +1,34 @@
+"""Targets: whether a model fits where it is asked to run, by the limits in data/limits.yaml."""
+
+from __future__ import annotations
+
+from .errors import SpecError
+from .limits import limit
+from .spec import ProjectSpec
+
+GIB = 1024**3
+
+
+def fit_problems(spec: ProjectSpec, model_size_bytes: int) -> list[str]:
+    """Why the model cannot run on the spec's target; empty when it fits."""
+    problems = []
+    if spec.target == "lambda":
+        image_max = limit("lambda", "image_size_bytes")
+        if model_size_bytes >= image_max["max"]:
+            problems.append(
+                f"the model is {model_size_bytes / GIB:.1f} GiB but a Lambda image is limited to "
+                f"{image_max['max'] / GIB:.0f} GiB ({image_max['source']}): use another target"
+            )
+        memory_mb = spec.lambda_.memory_mb
+        if model_size_bytes > memory_mb * 1024**2:
+            problems.append(
+                f"the model ({model_size_bytes / 1024**2:.0f} MB) is larger than the function's memory "
+                f"({memory_mb} MB): raise --memory"
+            )
+    return problems
+
+
+def check_fit(spec: ProjectSpec, model_size_bytes: int) -> None:
+    problems = fit_problems(spec, model_size_bytes)
+    if problems:
+        raise SpecError(f"the model does not fit {spec.target}: {'; '.join(problems)}")

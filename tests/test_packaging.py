@@ -1,0 +1,51 @@
+"""A non-editable install works: build the wheel, install it in a new virtualenv, run `deploygen init`.
+
+The new virtualenv takes deploygen's dependencies from the test environment's
+site-packages (through a .pth file) so no network is needed, but not deploygen
+itself: that comes only from the wheel, so the templates must travel in it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def test_wheel_installs_and_renders_in_a_fresh_virtualenv(iris_model, tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(REPO)],
+        check=True, capture_output=True, timeout=300,
+    )
+    (wheel,) = wheels.glob("deploygen-*.whl")
+
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    site = Path(subprocess.check_output([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                        text=True).strip())
+    (site / "outer.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q",
+                    str(wheel)], check=True, timeout=300)
+
+    workdir = tmp_path / "elsewhere"  # not the checkout, so only the installed package can be found
+    workdir.mkdir()
+    where = subprocess.check_output([python, "-c", "import generator; print(generator.__file__)"], cwd=workdir,
+                                    text=True)
+    assert str(site) in where, where
+    proc = subprocess.run([env_dir / "bin" / "deploygen", "init", str(iris_model), "--target", "lambda",
+                           "--output", "p"], cwd=workdir, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    project = workdir / "p"
+    assert (project / "infra" / "template.yaml").is_file()
+    assert (project / ".github" / "workflows" / "ci.yml").is_file()
+    assert (project / "src" / "serving" / "codec.py").read_text() == (REPO / "templates/shared/serving/codec.py").read_text()
