@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,10 +53,24 @@ def bench(work: Path, model: Path) -> dict[str, list[float]]:
     return times
 
 
+def bench_processes(work: Path, model: Path) -> dict[str, list[float]]:
+    """The same, as a user's shell sees it: one new `deploygen` process per command."""
+    times: dict[str, list[float]] = {"init (process)": [], "lint (process)": []}
+    command = [sys.executable, "-m", "generator"]
+    for i in range(max(REPEATS // 3, 3)):
+        out = work / f"q{i}"
+        for name, args in (("init (process)", ["init", str(model), "--target", "lambda", "--output", str(out)]),
+                           ("lint (process)", ["lint", str(out)])):
+            start = time.perf_counter()
+            subprocess.run([*command, *args], check=True, capture_output=True)
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         model = train(Path(tmp) / "iris.joblib")
-        results = bench(Path(tmp), model)
+        results = {**bench(Path(tmp), model), **bench_processes(Path(tmp), model)}
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {REPEATS} repeats")
     for name, values in results.items():
-        print(f"{name:10s} median {statistics.median(values) * 1000:7.1f} ms   first {values[0] * 1000:7.1f} ms")
+        print(f"{name:15s} median {statistics.median(values) * 1000:7.1f} ms   first {values[0] * 1000:7.1f} ms")

@@ -150,7 +150,18 @@ _NPY_ITEM_REFCOUNT = 0x01  # dtype flag: items hold Python objects
 
 @dataclass(frozen=True)
 class PickleScan:
-    """What a model file holds, read from its opcodes alone."""
+    """What a model file holds, read from its opcodes alone.
+
+    container: "pickle", "joblib" (an uncompressed joblib file with at least one
+        numpy array; without one it is a plain pickle), or "joblib+<compressor>".
+    protocol: of the outer pickle stream; 0 or 1 for files without a PROTO opcode.
+    root_class: (module, qualname) of the top-level object's class, or of the
+        callable that builds it; None when it is not an object (a dict, a list).
+    globals: every (module, name) the file would import, first-seen order.
+    sklearn_version, n_features_in: of the outermost scikit-learn estimator,
+        n_features_in as scikit-learn answers it (a Pipeline asks its first step).
+    suspicious: "module.name" of globals matching SUSPICIOUS_GLOBALS.
+    """
 
     container: str
     protocol: int
@@ -176,7 +187,7 @@ def scan_pickle(path: str | os.PathLike) -> PickleScan:
                 return _scan_data(data, name)
     except OSError as exc:
         raise ArtifactError(
-            f"Cannot read model file '{name}': {exc.strerror or exc}; "
+            f"Cannot read model file '{name}': {exc.strerror or type(exc).__name__}; "
             "check the path and its permissions."
         ) from None
 
@@ -198,14 +209,12 @@ def _decompress(
 ) -> tuple[io.BytesIO, int]:
     """Decompress chunk by chunk so only the decompressed copy is held in memory."""
     out = io.BytesIO()
+    start = 0
     with memoryview(data) as view:
         try:
-            for start in range(0, len(view), _DECOMPRESS_CHUNK):
+            while start < len(view) and not decompressor.eof:
                 out.write(decompressor.decompress(view[start : start + _DECOMPRESS_CHUNK]))
-                if decompressor.eof:
-                    unread = max(0, len(view) - start - _DECOMPRESS_CHUNK)
-                    trailing = len(decompressor.unused_data) + unread
-                    break
+                start += _DECOMPRESS_CHUNK
         except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as exc:
             raise ArtifactError(
                 f"Model file '{name}' looks {kind}-compressed but does not decompress "
@@ -216,7 +225,7 @@ def _decompress(
             f"Model file '{name}' is truncated: its {kind} stream ends early; "
             "copy it again or re-save the model."
         )
-    if trailing > 0:
+    if decompressor.unused_data or start < len(data):
         raise ArtifactError(
             f"Model file '{name}' has unexpected data after its {kind} stream; "
             "re-save the model with joblib.dump."
@@ -548,14 +557,15 @@ class _Scanner:
                 "bytes after the end of its pickle; save the model again with "
                 "joblib.dump or pickle.dump."
             )
-        version, n_features = _fitted_facts(root)
+        estimator = _outermost_estimator(root)
+        version = _state_dict(estimator)["_sklearn_version"] if estimator else None
         return PickleScan(
             container=container or ("joblib" if self.saw_joblib_array else "pickle"),
             protocol=protocol,
             root_class=root.cls if isinstance(root, _Obj) else None,
             globals=tuple(self.globals),
             sklearn_version=version,
-            n_features_in=n_features,
+            n_features_in=_n_features_in(estimator) if estimator else None,
             suspicious=tuple(f"{m}.{n}" for m, n in self.globals if _is_suspicious(m, n)),
         )
 
@@ -658,36 +668,69 @@ def _element_count(shape: Any) -> int:
     return count
 
 
-def _fitted_facts(root: Any) -> tuple[str | None, int | None]:
-    """First _sklearn_version and n_features_in_ in a depth-first walk from the root.
+def _outermost_estimator(root: Any) -> _Obj | None:
+    """The first object, depth-first from the root, that scikit-learn pickled.
 
-    Depth-first in stream order finds the root's own values before those of the
-    estimators inside it, and a Pipeline's first step before its later ones.
+    scikit-learn adds _sklearn_version to every estimator's state; depth-first
+    in stream order meets a model before the estimators inside it.
     """
-    version: str | None = None
-    n_features: int | None = None
     pending, seen = [root], set()
-    while pending and (version is None or n_features is None):
+    while pending:
         node = pending.pop()
         if not isinstance(node, (_Obj, dict, list, tuple)) or id(node) in seen:
             continue
         seen.add(id(node))
         if isinstance(node, _Obj):
-            state = node.state[0] if isinstance(node.state, tuple) and node.state else node.state
-            if isinstance(state, dict):
-                found = state.get("_sklearn_version")
-                if version is None and isinstance(found, str):
-                    version = found
-                found = state.get("n_features_in_")
-                if n_features is None and _is_int(found):
-                    n_features = found
+            if isinstance(_state_dict(node).get("_sklearn_version"), str):
+                return node
             children = [node.args, node.state, *node.items]
         elif isinstance(node, dict):
             children = list(node.values())
         else:
             children = list(node)
         pending.extend(reversed(children))
-    return version, n_features
+    return None
+
+
+# scikit-learn estimators without their own n_features_in_ answer with another
+# estimator's: the state key holding it, and the indexes that reach it.
+_N_FEATURES_DELEGATES = (
+    ("steps", (0, 1)),  # Pipeline: its first step
+    ("transformer_list", (0, 1)),  # FeatureUnion: its first transformer
+    ("best_estimator_", ()),  # GridSearchCV and the other searches
+    ("estimators_", (0,)),  # Voting and Stacking ensembles
+    ("regressor_", ()),  # TransformedTargetRegressor
+    ("estimator_", ()),  # SelectFromModel
+)
+
+
+def _n_features_in(estimator: _Obj) -> int | None:
+    """n_features_in_ as scikit-learn would answer it for this estimator."""
+    node: _Obj | None = estimator
+    seen = set()
+    while node is not None and id(node) not in seen:  # a hostile file can make a cycle
+        seen.add(id(node))
+        state = _state_dict(node)
+        if _is_int(state.get("n_features_in_")):
+            return state["n_features_in_"]
+        node = _delegate(state)
+    return None
+
+
+def _delegate(state: dict[Any, Any]) -> _Obj | None:
+    for key, path in _N_FEATURES_DELEGATES:
+        value = state.get(key)
+        for index in path:
+            value = value[index] if isinstance(value, (list, tuple)) and len(value) > index else None
+        if isinstance(value, _Obj):
+            return value
+    return None
+
+
+def _state_dict(obj: _Obj) -> dict[Any, Any]:
+    # BUILD's state is the __dict__, or (__dict__, slots) for classes with __slots__.
+    state = obj.state[0] if isinstance(obj.state, tuple) and obj.state else obj.state
+    return state if isinstance(state, dict) else {}
 
 
 def _is_int(value: Any) -> bool:
