@@ -575,7 +575,10 @@ class _Scanner:
     def _walk(self, joblib_arrays: bool) -> tuple[int, Any]:
         """Replay one pickle from the current position to its STOP; return (protocol, root)."""
         machine = _Machine(self._note_global)
-        for opcode, arg, pos in self._opcodes():
+        # genops parses lazily, so seeking self.stream between opcodes is safe.
+        opcodes = pickletools.genops(self.stream)
+        while True:
+            opcode, arg, pos = self._next_opcode(opcodes)
             try:
                 if opcode.name == "STOP":
                     return machine.protocol(), machine.pop()
@@ -584,17 +587,14 @@ class _Scanner:
                     self._after_build(machine)
             except _Malformed as exc:
                 raise self._invalid(f"{exc} at byte {pos}") from None
-        raise self._truncated()  # genops always stops at STOP; kept for the type checker
 
-    def _opcodes(self) -> Iterator[tuple[pickletools.OpcodeInfo, Any, int]]:
-        ops = pickletools.genops(self.stream)
-        while True:
-            try:
-                yield next(ops)
-            except ValueError as exc:  # unknown opcode, bad argument, or end of data
-                if self.stream.tell() >= self.size:
-                    raise self._truncated() from None
-                raise self._invalid(str(exc)) from None
+    def _next_opcode(self, opcodes: Iterator[Any]) -> tuple[pickletools.OpcodeInfo, Any, int]:
+        try:
+            return next(opcodes)
+        except ValueError as exc:  # unknown opcode, bad argument, or end of data
+            if self.stream.tell() >= self.size:
+                raise self._truncated() from None
+            raise self._invalid(str(exc)) from None
 
     def _after_build(self, machine: _Machine) -> None:
         # joblib.load reads an array's bytes right after the BUILD of its

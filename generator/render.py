@@ -22,7 +22,7 @@ from .frameworks import ModelInfo
 from .limits import limit
 from .manifest import Manifest, read as read_manifest, sha256_file
 from .names import aws_names
-from .spec import SPEC_FILE, ProjectSpec
+from .spec import ProjectSpec
 
 # Created once for the user and never rewritten: their predict code and their tests.
 USER_OWNED = ("src/inference.py", "tests/test_inference.py")

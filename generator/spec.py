@@ -183,6 +183,15 @@ def validate_model(data: Any) -> ModelSpec:
     return ModelSpec(**data)
 
 
+def check_region_fits(spec: ProjectSpec) -> None:
+    no_urls = limit("lambda", "function_url_unavailable_regions")
+    if spec.target == "lambda" and spec.lambda_.front == "url" and spec.region in no_urls["regions"]:
+        raise SpecError(
+            f"Lambda function URLs are not available in {spec.region} ({no_urls['source']}): "
+            "use --front http-api, or another --region"
+        )
+
+
 def from_dict(data: Any, source: str = SPEC_FILE) -> ProjectSpec:
     """A validated ProjectSpec from parsed YAML; SpecError names the field otherwise."""
     try:
@@ -193,7 +202,7 @@ def from_dict(data: Any, source: str = SPEC_FILE) -> ProjectSpec:
         if not isinstance(name, str) or not name.strip():
             raise SpecError("name (--name) is required: a project name such as churn-model")
         target = _choice(data.get("target"), "target (--target)", TARGETS)
-        return ProjectSpec(
+        spec = ProjectSpec(
             name=name,
             target=target,
             model=validate_model(data.get("model")),
@@ -201,6 +210,8 @@ def from_dict(data: Any, source: str = SPEC_FILE) -> ProjectSpec:
             lambda_=validate_lambda(_mapping(data.get("lambda") or {}, "lambda")),
             deploygen_version=str(data.get("deploygen_version", __version__)),
         )
+        check_region_fits(spec)
+        return spec
     except SpecError as err:
         raise SpecError(f"{source}: {err}") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -58,5 +59,10 @@ def run_project_tests(project: Path) -> subprocess.CompletedProcess:
 
 
 def tree_snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file below root and its bytes (a symlink: where it points), to prove nothing changed."""
+    return {
+        p.relative_to(root).as_posix(): f"-> {os.readlink(p)}".encode() if p.is_symlink() else p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_symlink() or p.is_file()
+    }
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from pathlib import Path
 
 import pytest
 import sklearn
@@ -121,12 +120,14 @@ def test_missing_model(cli, tmp_path):
 
 
 def test_unreadable_model(cli, iris_model, tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file; unreadable is proved by the directory case")
     model = tmp_path / "m.joblib"
-    model.write_bytes(iris_model.read_bytes())
-    model.chmod(0)
-    _refused(cli, tmp_path, EXIT_ARTIFACT, "init", model, "--target", "lambda", "--output", tmp_path / "out")
+    if os.geteuid() == 0:
+        model.symlink_to("/proc/self/mem")  # root reads any file; this one fails to read (EIO) even for root
+    else:
+        model.write_bytes(iris_model.read_bytes())
+        model.chmod(0)
+    msg = _refused(cli, tmp_path, EXIT_ARTIFACT, "init", model, "--target", "lambda", "--output", tmp_path / "out")
+    assert "cannot read" in msg
 
 
 def test_model_that_is_a_directory(cli, tmp_path):
@@ -194,6 +195,7 @@ def test_pickle_that_runs_code_is_refused_and_not_run(cli, tmp_path):
         (["--reserved-concurrency", "3", "--provisioned-concurrency", "1:5"], "--provisioned-concurrency"),
         (["--front", "http-api", "--timeout", "31"], "--timeout"),
         (["--region", "mars-1"], "--region"),
+        (["--region", "ca-west-1"], "--front http-api"),
         (["--name", "日本語"], "--name"),
     ],
 )

@@ -17,10 +17,12 @@ import sklearn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_iris
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import RandomForestClassifier, VotingClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC
 
 from generator.errors import ArtifactError
@@ -122,6 +124,48 @@ def test_pipeline_lists_the_classes_of_its_steps(saved, tmp_path):
     scan = scan_pickle(_write(tmp_path, saved["pipeline", "joblib"]))
     classes = {name for _, name in scan.globals}
     assert {"Pipeline", "StandardScaler", "SVC"} <= classes
+
+
+DELEGATING = {
+    "search": lambda: GridSearchCV(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, cv=2),
+    "voting": lambda: VotingClassifier([("a", LogisticRegression(max_iter=500)), ("b", SVC())]),
+    "union": lambda: make_pipeline(
+        FeatureUnion([("std", StandardScaler()), ("minmax", MinMaxScaler())]),
+        LogisticRegression(max_iter=500),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", DELEGATING)
+def test_n_features_in_follows_scikit_learn_delegation(tmp_path, kind):
+    model = DELEGATING[kind]().fit(*load_iris(return_X_y=True))
+    joblib.dump(model, tmp_path / "model.joblib")
+
+    scan = scan_pickle(tmp_path / "model.joblib")
+
+    assert scan.n_features_in == model.n_features_in_ == 4
+    assert scan.sklearn_version == sklearn.__version__
+
+
+def test_text_pipeline_has_no_feature_count(tmp_path):
+    # Raw text has no feature count, though the TfidfTransformer inside has one.
+    docs = ["red apple", "green pear", "red cherry", "yellow pear", "green apple", "red plum"]
+    model = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(docs, [0, 1] * 3)
+    joblib.dump(model, tmp_path / "model.joblib")
+
+    scan = scan_pickle(tmp_path / "model.joblib")
+
+    assert not hasattr(model, "n_features_in_")
+    assert scan.n_features_in is None
+    assert scan.sklearn_version == sklearn.__version__
+
+
+def test_model_wrapped_in_a_dict(models, tmp_path):
+    # Root is a plain dict: no root class, facts come from the estimator inside.
+    joblib.dump({"model": models["pipeline"], "note": "v2"}, tmp_path / "bundle.joblib")
+    scan = scan_pickle(tmp_path / "bundle.joblib")
+    assert scan.root_class is None
+    assert (scan.sklearn_version, scan.n_features_in) == (sklearn.__version__, 4)
 
 
 def test_object_array_nested_pickle_is_walked(models, tmp_path):
