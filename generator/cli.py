@@ -48,13 +48,38 @@ def main() -> None:
     """Render a ready-to-deploy AWS project from a trained model file."""
 
 
-def _provisioned(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, int] | None:
-    if value is None:
-        return None
-    low, sep, high = value.partition(":")
-    if not sep or not low.isdigit() or not high.isdigit():
-        raise click.BadParameter("expected MIN:MAX, two whole numbers such as 1:10")
-    return {"min": int(low), "max": int(high)}
+# Target options: (flag, click type, help). Which target (and SageMaker mode) reads each is
+# decided by spec.options_from_flags, so a flag that does not apply is refused, never ignored.
+TARGET_OPTIONS = [
+    ("--memory", int, "Memory in MB. Lambda: 128-10240 (default 1024). SageMaker serverless: 1024-6144 in 1024 steps."),
+    ("--timeout", int, "Lambda timeout in seconds, 1-900 (default 30; at most 30 with --front http-api)."),
+    ("--arch", click.Choice(["x86_64", "arm64"]), "CPU architecture (arm64: Graviton; SageMaker needs a ml.*g.* type)."),
+    ("--auth", click.Choice(["iam", "none"]), "Lambda: who may call, iam (default, SigV4) or none (public)."),
+    ("--front", click.Choice(["url", "http-api"]), "Lambda front door: a Function URL (default) or an HTTP API."),
+    ("--ephemeral-storage", int, "Lambda /tmp size in MB, 512-10240."),
+    ("--reserved-concurrency", int, "Lambda: reserve (and cap) this many concurrent executions."),
+    ("--provisioned-concurrency", str,
+     "Lambda: MIN:MAX warm environments, autoscaled. SageMaker serverless: N warm, at most --max-concurrency."),
+    ("--mode", click.Choice(["realtime", "serverless", "async"]), "SageMaker endpoint mode (default realtime)."),
+    ("--instance-type", str, "SageMaker instance type, e.g. ml.m5.large (default) or ml.c7g.large."),
+    ("--instances", int, "SageMaker initial instance count (default 1)."),
+    ("--min-instances", int, "SageMaker autoscaling minimum (default 1; async 0, which scales to zero)."),
+    ("--max-instances", int, "SageMaker autoscaling maximum (default 2)."),
+    ("--max-rps", float, "Requests per second one instance sustains (from a load test); sets the scaling target."),
+    ("--max-concurrency", int, "SageMaker serverless maximum concurrency, 1-200 (default 5)."),
+    ("--output-path", str, "SageMaker async: where results go, s3://bucket/prefix (required for async)."),
+    ("--sns-topics", str, "SageMaker async: SUCCESS_TOPIC_ARN[,ERROR_TOPIC_ARN] to notify."),
+]
+
+
+def _param(flag: str) -> str:
+    return "opt_" + flag.lstrip("-").replace("-", "_")
+
+
+def target_options(command):
+    for flag, kind, help_text in reversed(TARGET_OPTIONS):
+        command = click.option(flag, _param(flag), type=kind, help=help_text)(command)
+    return command
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -70,31 +95,27 @@ def _provisioned(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--force", is_flag=True,
               help="Update an existing folder: replaces only files deploygen wrote and nobody edited; "
                    "keeps the rest (edited files are saved as NAME.orig).")
-@click.option("--memory", "memory_mb", type=int, help="Lambda memory in MB (128-10240). Default 1024.")
-@click.option("--timeout", "timeout_s", type=int, help="Lambda timeout in seconds (1-900). Default 30.")
-@click.option("--arch", "architecture", type=click.Choice(["x86_64", "arm64"]), help="CPU architecture.")
-@click.option("--auth", type=click.Choice(["iam", "none"]), help="Who may call: iam (default) or none (public).")
-@click.option("--front", type=click.Choice(["url", "http-api"]),
-              help="Front door: a Function URL (default) or an API Gateway HTTP API.")
-@click.option("--ephemeral-storage", "ephemeral_storage_mb", type=int, help="/tmp size in MB (512-10240).")
-@click.option("--reserved-concurrency", type=int, help="Reserve (and cap) this many concurrent executions.")
-@click.option("--provisioned-concurrency", callback=_provisioned, metavar="MIN:MAX",
-              help="Keep MIN environments warm, autoscaled up to MAX.")
-def init(model: Path, target, name, output, framework, config, region, force, **target_options) -> None:
+@target_options
+def init(model: Path, target, name, output, framework, config, region, force, **option_values) -> None:
     """Scaffold a project that deploys MODEL on a target."""
     from . import render
 
     base = _base_spec(config)
+    target = target or base.get("target")
+    if target not in specs.TARGETS:
+        raise click.UsageError(f"--target is required: one of {', '.join(specs.TARGETS)}")
     framework = framework or (base.get("model") or {}).get("framework") or "auto"
     info = frameworks.detect(model, framework)
+    given = {flag: option_values[_param(flag)] for flag, _, _ in TARGET_OPTIONS
+             if option_values[_param(flag)] is not None}
     spec = specs.from_dict(
         {
             **base,
             "name": name or base.get("name") or model.stem,
-            "target": target or base.get("target"),
+            "target": target,
             "region": region or base.get("region") or _default_region(),
             "model": _model_section(model, info),
-            "lambda": {**(base.get("lambda") or {}), **{k: v for k, v in target_options.items() if v is not None}},
+            target: specs.options_from_flags(target, given, base.get(target)),
         },
         source="options",
     )
@@ -138,7 +159,7 @@ def _print_report(report, spec, info) -> None:
         click.echo(f"  kept your {rel}")
     for rel, backup in report.backed_up:
         click.echo(f"  {rel} had changes of yours: saved them as {backup}")
-    if spec.lambda_.auth == "none":
+    if spec.target == "lambda" and spec.options.auth == "none":
         click.echo("  warning: --auth none makes the endpoint public: anyone with the URL can call it, at your cost")
     if info.framework == "custom":
         click.echo("  next: complete load() and predict() in src/inference.py")

@@ -26,6 +26,7 @@ class AwsNames:
     function_name: str  # Lambda function
     stack_name: str  # CloudFormation stack
     ecr_repository: str  # ECR repository
+    endpoint_name: str  # SageMaker endpoint
 
 
 def slugify(name: str) -> str:
@@ -45,7 +46,7 @@ def aws_names(name: str) -> AwsNames:
             f"no AWS-safe name can be made from {name!r}: "
             "give --name with at least two ASCII letters or digits"
         )
-    names = AwsNames(slug=slug, function_name=slug, stack_name=slug, ecr_repository=slug)
+    names = AwsNames(slug=slug, function_name=slug, stack_name=slug, ecr_repository=slug, endpoint_name=slug)
     _check(names)
     return names
 
@@ -57,3 +58,4 @@ def _check(names: AwsNames) -> None:
     assert re.fullmatch(stack["pattern"], names.stack_name) and len(names.stack_name) <= stack["max"]
     assert re.fullmatch(repo["pattern"], names.ecr_repository) and len(names.ecr_repository) <= repo["max"]
     assert len(names.function_name) <= limit("lambda", "function_name_length")["max"]
+    assert re.fullmatch(limit("sagemaker", "endpoint_name")["pattern"], names.endpoint_name)

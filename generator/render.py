@@ -21,14 +21,15 @@ from .errors import DeployGenError, OutputExistsError
 from .frameworks import ModelInfo
 from .limits import limit
 from .manifest import Manifest, read as read_manifest, sha256_file
-from .names import aws_names
-from .spec import ProjectSpec
+from .names import AwsNames, aws_names
+from .spec import LambdaOptions, ProjectSpec, SageMakerOptions
 
 # Created once for the user and never rewritten: their predict code and their tests.
 USER_OWNED = ("src/inference.py", "tests/test_inference.py")
 MODEL_DIR = "model"
 LOG_RETENTION_DAYS = 30
 PYTHON_VERSION = "3.12"
+CONTAINER_PORT = 8080  # SageMaker's fixed serving port; ECS uses the same container
 
 
 @dataclass
@@ -67,13 +68,10 @@ def assemble_template(target: str, into: Path) -> Path:
 
 
 def build_context(spec: ProjectSpec, model: ModelInfo) -> dict[str, Any]:
-    """The cookiecutter context: every key of the template's cookiecutter.json, no more."""
+    """The cookiecutter context: every key of the target template's cookiecutter.json, no more."""
     names = aws_names(spec.name)
-    opts = spec.lambda_
-    provisioned = opts.provisioned_concurrency or {}
-    values = {
+    common = {
         "project_slug": names.slug,
-        "function_name": names.function_name,
         "stack_name": names.stack_name,
         "ecr_repository": names.ecr_repository,
         "region": spec.region,
@@ -83,6 +81,18 @@ def build_context(spec: ProjectSpec, model: ModelInfo) -> dict[str, Any]:
         "model_file": model.file_name,
         "requirements": "\n".join(model.requirements),
         "sample_request": model.sample_request(),
+        "log_retention_days": LOG_RETENTION_DAYS,
+        "python_version": PYTHON_VERSION,
+        "_extensions": [],
+    }
+    target = {"lambda": _lambda_context, "sagemaker": _sagemaker_context}[spec.target]
+    return {"cookiecutter": {**common, **target(spec.options, names)}}
+
+
+def _lambda_context(opts: LambdaOptions, names: AwsNames) -> dict[str, Any]:
+    provisioned = opts.provisioned_concurrency or {}
+    return {
+        "function_name": names.function_name,
         "memory_mb": opts.memory_mb,
         "timeout_s": opts.timeout_s,
         "architecture": opts.architecture,
@@ -93,11 +103,41 @@ def build_context(spec: ProjectSpec, model: ModelInfo) -> dict[str, Any]:
         "provisioned_min": provisioned.get("min", 0),
         "provisioned_max": provisioned.get("max", 0),
         "max_body_bytes": limit("lambda", "sync_payload_bytes")["max"],
-        "log_retention_days": LOG_RETENTION_DAYS,
-        "python_version": PYTHON_VERSION,
-        "_extensions": [],
     }
-    return {"cookiecutter": values}
+
+
+def _sagemaker_context(opts: SageMakerOptions, names: AwsNames) -> dict[str, Any]:
+    mode = opts.mode
+    bucket, _, prefix = (opts.output_path or "s3://unused/").removeprefix("s3://").partition("/")
+    topics = [*(opts.sns_topics or []), "", ""]
+    payload = {"realtime": "realtime_payload_bytes", "serverless": "serverless_payload_bytes",
+               "async": "async_payload_bytes"}[mode]
+    timeout = limit("sagemaker", "async_timeout_s" if mode == "async" else "realtime_timeout_s")["max"]
+    safety = limit("sagemaker", "load_test_safety_factor")["value"]
+    return {
+        "endpoint_name": names.endpoint_name,
+        "mode": mode,
+        "architecture": opts.architecture,
+        "instance_type": opts.instance_type,
+        "initial_instances": opts.instances,
+        "min_instances": opts.min_instances,
+        "max_instances": opts.max_instances,
+        # AWS's load-testing guide: invocations per instance per minute = max RPS x safety factor x 60.
+        "invocations_per_instance_target": max(1, round(opts.max_rps * safety * 60)),
+        "serverless_memory_mb": opts.memory_mb,
+        "serverless_max_concurrency": opts.max_concurrency,
+        "serverless_provisioned_concurrency": opts.provisioned_concurrency or 0,
+        "async_s3_bucket": bucket,
+        "async_s3_prefix": prefix.strip("/") or names.slug,
+        "async_max_concurrent_invocations": opts.max_concurrent_invocations,
+        "sns_success_topic": topics[0],
+        "sns_error_topic": topics[1],
+        "max_body_bytes": limit("sagemaker", payload)["max"],
+        "request_timeout_s": timeout,
+        "server_workers": 0,
+        "bake_model": False,
+        "container_port": CONTAINER_PORT,
+    }
 
 
 def render_project(

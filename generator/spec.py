@@ -12,17 +12,19 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
 from . import __version__
 from .errors import SpecError
 from .limits import limit
+from .sagemaker_instances import instance_type
 
 SPEC_FILE = "deploygen.yaml"
-TARGETS = ("lambda",)  # grows as targets are built: sagemaker, ecs
+TARGETS = ("lambda", "sagemaker")  # ecs comes next
 FRAMEWORKS = ("sklearn", "custom")
+ARCHITECTURES = ("x86_64", "arm64")
 HEADER = "# deploygen.yaml: the spec this project is rendered from. Yours to edit; generated files follow it.\n"
 
 
@@ -51,24 +53,45 @@ class LambdaOptions:
 
 
 @dataclass(frozen=True)
+class SageMakerOptions:
+    mode: str = "realtime"  # realtime | serverless | async
+    architecture: str = "x86_64"
+    # realtime and async
+    instance_type: str = "ml.m5.large"
+    instances: int = 1  # initial count
+    min_instances: int | None = None  # None: 1 for realtime, 0 (scale to zero) for async
+    max_instances: int = 2
+    max_rps: float = 10.0  # requests per second one instance sustains; from a load test
+    # serverless
+    memory_mb: int = 2048
+    max_concurrency: int = 5
+    provisioned_concurrency: int | None = None
+    # async
+    output_path: str | None = None  # s3://bucket/prefix
+    sns_topics: list[str] | None = None  # [success topic ARN, error topic ARN]
+    max_concurrent_invocations: int = 4
+
+
+@dataclass(frozen=True)
 class ProjectSpec:
     name: str
     target: str
     model: ModelSpec
     region: str = "us-east-1"
-    lambda_: LambdaOptions = field(default_factory=LambdaOptions)
+    options: Any = None  # the target's options: LambdaOptions | SageMakerOptions
+    other_targets: dict[str, Any] = field(default_factory=dict)  # options kept for other targets, as written
     deploygen_version: str = __version__
 
     def to_dict(self) -> dict[str, Any]:
-        data = {
+        return {
             "deploygen_version": self.deploygen_version,
             "name": self.name,
             "region": self.region,
             "target": self.target,
             "model": dataclasses.asdict(self.model),
-            "lambda": dataclasses.asdict(self.lambda_),
+            self.target: dataclasses.asdict(self.options),
+            **self.other_targets,
         }
-        return data
 
     def dump(self) -> str:
         return HEADER + yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=False)
@@ -77,32 +100,7 @@ class ProjectSpec:
         (project_dir / SPEC_FILE).write_text(self.dump(), encoding="utf-8")
 
 
-# --- validation -------------------------------------------------------------
-# (spec field, command-line option) for every option a user can set.
-LAMBDA_FLAGS = {
-    "memory_mb": "--memory",
-    "timeout_s": "--timeout",
-    "architecture": "--arch",
-    "auth": "--auth",
-    "front": "--front",
-    "ephemeral_storage_mb": "--ephemeral-storage",
-    "reserved_concurrency": "--reserved-concurrency",
-    "provisioned_concurrency": "--provisioned-concurrency",
-}
-LAMBDA_CHOICES = {
-    "architecture": ("x86_64", "arm64"),
-    "auth": ("iam", "none"),
-    "front": ("url", "http-api"),
-}
-LAMBDA_RANGES = {  # field -> limits.yaml entry
-    "memory_mb": "memory_mb",
-    "timeout_s": "timeout_s",
-    "ephemeral_storage_mb": "ephemeral_storage_mb",
-}
-
-
-def _where(section: str, key: str, flag: str | None = None) -> str:
-    return f"{section}.{key}" + (f" ({flag})" if flag else "")
+# --- field checks -----------------------------------------------------------------
 
 
 def _int(value: Any, where: str, lo: int, hi: int | None = None) -> int:
@@ -112,9 +110,15 @@ def _int(value: Any, where: str, lo: int, hi: int | None = None) -> int:
     return value
 
 
-def _choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
+def _positive_number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise SpecError(f"{where} must be a number above 0 (got {value!r})")
+    return float(value)
+
+
+def _choice(value: Any, where: str, choices: tuple) -> Any:
     if value not in choices:
-        raise SpecError(f"{where} must be one of {', '.join(choices)} (got {value!r})")
+        raise SpecError(f"{where} must be one of {', '.join(map(str, choices))} (got {value!r})")
     return value
 
 
@@ -125,25 +129,53 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
 
 
 def _no_unknown(data: dict[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - known, key=str)
     if unknown:
         raise SpecError(f"{where} has unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(known))}")
 
 
-def validate_lambda(data: dict[str, Any]) -> LambdaOptions:
-    fields = {f.name for f in dataclasses.fields(LambdaOptions)}
-    _no_unknown(data, fields, "lambda")
-    opts = dataclasses.replace(LambdaOptions(), **data)
-    for key, entry in LAMBDA_RANGES.items():
-        rng = limit("lambda", entry)
-        _int(getattr(opts, key), _where("lambda", key, LAMBDA_FLAGS[key]), rng["min"], rng["max"])
-    for key, choices in LAMBDA_CHOICES.items():
-        _choice(getattr(opts, key), _where("lambda", key, LAMBDA_FLAGS[key]), choices)
+def _options(cls: type, data: Any, section: str) -> Any:
+    data = _mapping(data if data is not None else {}, section)
+    _no_unknown(data, {f.name for f in dataclasses.fields(cls)}, section)
+    return dataclasses.replace(cls(), **data)
+
+
+# --- lambda -----------------------------------------------------------------------
+
+LAMBDA_FLAGS = {
+    "memory_mb": "--memory",
+    "timeout_s": "--timeout",
+    "architecture": "--arch",
+    "auth": "--auth",
+    "front": "--front",
+    "ephemeral_storage_mb": "--ephemeral-storage",
+    "reserved_concurrency": "--reserved-concurrency",
+    "provisioned_concurrency": "--provisioned-concurrency",
+}
+
+
+def validate_lambda(data: Any) -> LambdaOptions:
+    opts = _options(LambdaOptions, data, "lambda")
+    where = {key: f"lambda.{key} ({flag})" for key, flag in LAMBDA_FLAGS.items()}
+    for key in ("memory_mb", "timeout_s", "ephemeral_storage_mb"):
+        rng = limit("lambda", key)
+        _int(getattr(opts, key), where[key], rng["min"], rng["max"])
+    _choice(opts.architecture, where["architecture"], ARCHITECTURES)
+    _choice(opts.auth, where["auth"], ("iam", "none"))
+    _choice(opts.front, where["front"], ("url", "http-api"))
     if opts.reserved_concurrency is not None:
-        where = _where("lambda", "reserved_concurrency", "--reserved-concurrency")
-        _int(opts.reserved_concurrency, where, limit("lambda", "reserved_concurrency")["min"])
+        _int(opts.reserved_concurrency, where["reserved_concurrency"], limit("lambda", "reserved_concurrency")["min"])
     if opts.provisioned_concurrency is not None:
-        _check_provisioned(opts)
+        pc = _mapping(opts.provisioned_concurrency, where["provisioned_concurrency"])
+        _no_unknown(pc, {"min", "max"}, where["provisioned_concurrency"])
+        low = _int(pc.get("min"), f"{where['provisioned_concurrency']} min", 1)
+        high = _int(pc.get("max"), f"{where['provisioned_concurrency']} max", low)
+        if opts.reserved_concurrency is not None and high > opts.reserved_concurrency:
+            raise SpecError(
+                f"{where['provisioned_concurrency']} max ({high}) exceeds lambda.reserved_concurrency "
+                f"({opts.reserved_concurrency}): provisioned concurrency cannot exceed reserved concurrency; "
+                "raise one or lower the other"
+            )
     http_api_max = limit("lambda", "http_api_timeout_s")["max"]
     if opts.front == "http-api" and opts.timeout_s > http_api_max:
         raise SpecError(
@@ -153,17 +185,140 @@ def validate_lambda(data: dict[str, Any]) -> LambdaOptions:
     return opts
 
 
-def _check_provisioned(opts: LambdaOptions) -> None:
-    where = _where("lambda", "provisioned_concurrency", "--provisioned-concurrency")
-    pc = _mapping(opts.provisioned_concurrency, where)
-    _no_unknown(pc, {"min", "max"}, where)
-    low = _int(pc.get("min"), f"{where} min", 1)
-    high = _int(pc.get("max"), f"{where} max", low)
-    if opts.reserved_concurrency is not None and high > opts.reserved_concurrency:
+def lambda_flag_values(flags: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """Command-line values for the lambda section; --provisioned-concurrency is MIN:MAX."""
+    values = dict(flags)
+    if "provisioned_concurrency" in values:
+        low, sep, high = str(values["provisioned_concurrency"]).partition(":")
+        if not (sep and low.isdigit() and high.isdigit()):
+            raise SpecError("lambda.provisioned_concurrency (--provisioned-concurrency) must be MIN:MAX, "
+                            f"such as 1:10 (got {values['provisioned_concurrency']!r})")
+        values["provisioned_concurrency"] = {"min": int(low), "max": int(high)}
+    return values
+
+
+# --- sagemaker --------------------------------------------------------------------
+
+SAGEMAKER_FLAGS = {
+    "mode": "--mode",
+    "architecture": "--arch",
+    "instance_type": "--instance-type",
+    "instances": "--instances",
+    "min_instances": "--min-instances",
+    "max_instances": "--max-instances",
+    "max_rps": "--max-rps",
+    "memory_mb": "--memory",
+    "max_concurrency": "--max-concurrency",
+    "provisioned_concurrency": "--provisioned-concurrency",
+    "output_path": "--output-path",
+    "sns_topics": "--sns-topics",
+    "max_concurrent_invocations": None,
+}
+# Which options each mode reads; a flag given for another mode is refused rather than ignored.
+SAGEMAKER_MODE_FIELDS = {
+    "realtime": {"instance_type", "instances", "min_instances", "max_instances", "max_rps"},
+    "serverless": {"memory_mb", "max_concurrency", "provisioned_concurrency"},
+    "async": {"instance_type", "instances", "min_instances", "max_instances", "max_rps", "output_path",
+              "sns_topics", "max_concurrent_invocations"},
+}
+S3_PATH = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[A-Za-z0-9!_.*'()/-]*)?$")
+SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}$")
+
+
+def validate_sagemaker(data: Any) -> SageMakerOptions:
+    opts = _options(SageMakerOptions, data, "sagemaker")
+    where = {key: f"sagemaker.{key}" + (f" ({flag})" if flag else "") for key, flag in SAGEMAKER_FLAGS.items()}
+    mode = _choice(opts.mode, where["mode"], tuple(SAGEMAKER_MODE_FIELDS))
+    _choice(opts.architecture, where["architecture"], ARCHITECTURES)
+    if mode == "serverless":
+        _check_serverless(opts, where)
+        return opts
+    instance = instance_type(opts.instance_type, where["instance_type"])
+    if instance["arch"] != opts.architecture:
         raise SpecError(
-            f"{where} max ({high}) exceeds lambda.reserved_concurrency ({opts.reserved_concurrency}): "
-            "provisioned concurrency cannot exceed reserved concurrency; raise one or lower the other"
+            f"{where['architecture']} is {opts.architecture} but {opts.instance_type} is {instance['arch']}: "
+            f"choose a {'Graviton (ml.*g.*)' if opts.architecture == 'arm64' else 'non-Graviton'} instance type "
+            "or the matching --arch"
         )
+    count = limit("sagemaker", "instances")
+    low = 0 if mode == "async" else count["min"]
+    min_instances = opts.min_instances if opts.min_instances is not None else low
+    _int(min_instances, where["min_instances"], low, count["max"])
+    max_instances = _int(opts.max_instances, where["max_instances"], max(min_instances, 1), count["max"])
+    _int(opts.instances, where["instances"], max(min_instances, 1), max_instances)
+    _positive_number(opts.max_rps, where["max_rps"])
+    if mode == "async":
+        _check_async(opts, where)
+    return dataclasses.replace(opts, min_instances=min_instances)
+
+
+def _check_serverless(opts: SageMakerOptions, where: dict[str, str]) -> None:
+    memory = limit("sagemaker", "serverless_memory_mb")["allowed"]
+    _choice(opts.memory_mb, where["memory_mb"], tuple(memory))
+    rng = limit("sagemaker", "serverless_max_concurrency")
+    _int(opts.max_concurrency, where["max_concurrency"], rng["min"], rng["max"])
+    if opts.provisioned_concurrency is not None:
+        _int(opts.provisioned_concurrency, where["provisioned_concurrency"], 1, opts.max_concurrency)
+    if opts.architecture != "x86_64":
+        raise SpecError(f"{where['architecture']}: serverless endpoints run on x86_64 only; drop --arch arm64")
+
+
+def _check_async(opts: SageMakerOptions, where: dict[str, str]) -> None:
+    if not isinstance(opts.output_path, str) or not S3_PATH.match(opts.output_path):
+        raise SpecError(f"{where['output_path']} is required for async endpoints: an S3 location such as "
+                        f"s3://my-bucket/async (got {opts.output_path!r})")
+    topics = opts.sns_topics or []
+    if not isinstance(topics, list) or len(topics) > 2 or not all(isinstance(t, str) and SNS_ARN.match(t)
+                                                                  for t in topics):
+        raise SpecError(f"{where['sns_topics']} must be one or two SNS topic ARNs, success then error "
+                        f"(got {opts.sns_topics!r})")
+    _int(opts.max_concurrent_invocations, where["max_concurrent_invocations"], 1, 1000)
+
+
+def sagemaker_flag_values(flags: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    values = dict(flags)
+    if "sns_topics" in values:
+        values["sns_topics"] = [t.strip() for t in str(values["sns_topics"]).split(",") if t.strip()]
+    if "provisioned_concurrency" in values:
+        text = str(values["provisioned_concurrency"])
+        if not text.isdigit():
+            raise SpecError("sagemaker.provisioned_concurrency (--provisioned-concurrency) must be a whole number "
+                            f"for a serverless endpoint (got {text!r})")
+        values["provisioned_concurrency"] = int(text)
+    mode = values.get("mode", base.get("mode", SageMakerOptions.mode))
+    misplaced = sorted(set(values) - SAGEMAKER_MODE_FIELDS.get(mode, set()) - {"mode", "architecture"})
+    if misplaced:
+        modes = [m for m, fields in SAGEMAKER_MODE_FIELDS.items() if misplaced[0] in fields]
+        raise SpecError(f"{SAGEMAKER_FLAGS[misplaced[0]]} applies to --mode {' or '.join(modes)}, not {mode}")
+    return values
+
+
+# --- the whole spec ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    validate: Callable[[Any], Any]
+    flags: dict[str, str | None]  # field -> command-line option
+    from_flags: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]  # (flags, section from --config)
+
+
+TARGET_OPTIONS = {
+    "lambda": TargetOptions(validate_lambda, LAMBDA_FLAGS, lambda_flag_values),
+    "sagemaker": TargetOptions(validate_sagemaker, SAGEMAKER_FLAGS, sagemaker_flag_values),
+}
+
+
+def options_from_flags(target: str, given: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The target's section: `base` (from --config) updated with command-line options {"--memory": 2048, ...}."""
+    base = base or {}
+    by_flag = {flag: key for key, flag in TARGET_OPTIONS[target].flags.items() if flag}
+    for flag in given:
+        if flag not in by_flag:
+            applies = [t for t, o in TARGET_OPTIONS.items() if flag in o.flags.values()]
+            raise SpecError(f"{flag} applies to --target {' or '.join(applies)}, not {target}")
+    values = TARGET_OPTIONS[target].from_flags({by_flag[flag]: value for flag, value in given.items()}, base)
+    return {**base, **values}
 
 
 def validate_region(region: Any) -> str:
@@ -174,8 +329,7 @@ def validate_region(region: Any) -> str:
 
 def validate_model(data: Any) -> ModelSpec:
     data = _mapping(data, "model")
-    fields = {f.name for f in dataclasses.fields(ModelSpec)}
-    _no_unknown(data, fields, "model")
+    _no_unknown(data, {f.name for f in dataclasses.fields(ModelSpec)}, "model")
     for key in ("path", "framework", "sha256"):
         if not isinstance(data.get(key), str) or not data[key]:
             raise SpecError(f"model.{key} is required: re-run `deploygen init` to record the model")
@@ -185,7 +339,7 @@ def validate_model(data: Any) -> ModelSpec:
 
 def check_region_fits(spec: ProjectSpec) -> None:
     no_urls = limit("lambda", "function_url_unavailable_regions")
-    if spec.target == "lambda" and spec.lambda_.front == "url" and spec.region in no_urls["regions"]:
+    if spec.target == "lambda" and spec.options.front == "url" and spec.region in no_urls["regions"]:
         raise SpecError(
             f"Lambda function URLs are not available in {spec.region} ({no_urls['source']}): "
             "use --front http-api, or another --region"
@@ -196,8 +350,7 @@ def from_dict(data: Any, source: str = SPEC_FILE) -> ProjectSpec:
     """A validated ProjectSpec from parsed YAML; SpecError names the field otherwise."""
     try:
         data = _mapping(data, source)
-        known = {"deploygen_version", "name", "region", "target", "model", "lambda"}
-        _no_unknown(data, known, source)
+        _no_unknown(data, {"deploygen_version", "name", "region", "target", "model", *TARGET_OPTIONS}, source)
         name = data.get("name")
         if not isinstance(name, str) or not name.strip():
             raise SpecError("name (--name) is required: a project name such as churn-model")
@@ -207,7 +360,8 @@ def from_dict(data: Any, source: str = SPEC_FILE) -> ProjectSpec:
             target=target,
             model=validate_model(data.get("model")),
             region=validate_region(data.get("region", "us-east-1")),
-            lambda_=validate_lambda(_mapping(data.get("lambda") or {}, "lambda")),
+            options=TARGET_OPTIONS[target].validate(data.get(target)),
+            other_targets={t: data[t] for t in TARGET_OPTIONS if t != target and data.get(t) is not None},
             deploygen_version=str(data.get("deploygen_version", __version__)),
         )
         check_region_fits(spec)

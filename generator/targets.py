@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .errors import SpecError
 from .limits import limit
+from .sagemaker_instances import instance_type
 from .spec import ProjectSpec
 
 GIB = 1024**3
@@ -19,12 +20,22 @@ def fit_problems(spec: ProjectSpec, model_size_bytes: int) -> list[str]:
                 f"the model is {model_size_bytes / GIB:.1f} GiB but a Lambda image is limited to "
                 f"{image_max['max'] / GIB:.0f} GiB ({image_max['source']}): use another target"
             )
-        memory_mb = spec.lambda_.memory_mb
+        memory_mb = spec.options.memory_mb
         if model_size_bytes > memory_mb * 1024**2:
             problems.append(
                 f"the model ({model_size_bytes / 1024**2:.0f} MB) is larger than the function's memory "
                 f"({memory_mb} MB): raise --memory"
             )
+    if spec.target == "sagemaker":
+        opts = spec.options
+        if opts.mode == "serverless":
+            memory_mb, what = opts.memory_mb, f"the serverless endpoint's memory ({opts.memory_mb} MB)"
+            fix = "raise --memory (up to 6144) or use --mode realtime"
+        else:
+            memory_mb = instance_type(opts.instance_type, "--instance-type")["memory_gib"] * 1024
+            what, fix = f"{opts.instance_type}'s memory ({memory_mb:.0f} MB)", "choose a larger --instance-type"
+        if model_size_bytes > memory_mb * 1024**2:
+            problems.append(f"the model ({model_size_bytes / 1024**2:.0f} MB) is larger than {what}: {fix}")
     return problems
 
 

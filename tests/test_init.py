@@ -197,6 +197,9 @@ def test_pickle_that_runs_code_is_refused_and_not_run(cli, tmp_path):
         (["--region", "mars-1"], "--region"),
         (["--region", "ca-west-1"], "--front http-api"),
         (["--name", "日本語"], "--name"),
+        (["--provisioned-concurrency", "3"], "MIN:MAX"),
+        (["--mode", "serverless"], "--target sagemaker"),
+        (["--max-rps", "5"], "--target sagemaker"),
     ],
 )
 def test_out_of_range_options(cli, iris_model, tmp_path, options, field):
@@ -207,7 +210,7 @@ def test_out_of_range_options(cli, iris_model, tmp_path, options, field):
 
 def test_malformed_option_values_are_usage_errors(cli, iris_model, tmp_path):
     before = tree_snapshot(tmp_path)
-    for options in (["--memory", "lots"], ["--provisioned-concurrency", "3"], ["--arch", "sparc"]):
+    for options in (["--memory", "lots"], ["--arch", "sparc"], ["--instances", "two"]):
         result = cli("init", iris_model, "--target", "lambda", "--output", tmp_path / "out", *options)
         assert result.exit_code == 2, result.output
     assert tree_snapshot(tmp_path) == before
