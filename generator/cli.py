@@ -51,7 +51,8 @@ def main() -> None:
 # Target options: (flag, click type, help). Which target (and SageMaker mode) reads each is
 # decided by spec.options_from_flags, so a flag that does not apply is refused, never ignored.
 TARGET_OPTIONS = [
-    ("--memory", int, "Memory in MB. Lambda: 128-10240 (default 1024). SageMaker serverless: 1024-6144 in 1024 steps."),
+    ("--memory", int, "Memory in MB. Lambda: 128-10240 (default 1024). SageMaker serverless: 1024-6144 in 1024 "
+                      "steps. ECS: a Fargate value for --cpu (default 2048)."),
     ("--timeout", int, "Lambda timeout in seconds, 1-900 (default 30; at most 30 with --front http-api)."),
     ("--arch", click.Choice(["x86_64", "arm64"]), "CPU architecture (arm64: Graviton; SageMaker needs a ml.*g.* type)."),
     ("--auth", click.Choice(["iam", "none"]), "Lambda: who may call, iam (default, SigV4) or none (public)."),
@@ -69,6 +70,15 @@ TARGET_OPTIONS = [
     ("--max-concurrency", int, "SageMaker serverless maximum concurrency, 1-200 (default 5)."),
     ("--output-path", str, "SageMaker async: where results go, s3://bucket/prefix (required for async)."),
     ("--sns-topics", str, "SageMaker async: SUCCESS_TOPIC_ARN[,ERROR_TOPIC_ARN] to notify."),
+    ("--cpu", int, "ECS: Fargate CPU units, 256-16384 (default 1024); --memory must be a valid pair with it."),
+    ("--min-tasks", int, "ECS: autoscaling minimum task count (default 1)."),
+    ("--max-tasks", int, "ECS: autoscaling maximum task count (default 4)."),
+    ("--cpu-target", int, "ECS: target average CPU percent for scaling (default 60)."),
+    ("--requests-per-target", int, "ECS: target requests per task per minute for scaling (default 1000)."),
+    ("--certificate-arn", str, "ECS: an ACM certificate ARN: HTTPS on 443, HTTP redirected to it."),
+    ("--internal", "flag", "ECS: a load balancer reachable only from inside the VPC."),
+    ("--create-vpc", "flag", "ECS: render a small VPC of its own (two public subnets, no NAT)."),
+    ("--gpu", "flag", "The model needs a GPU: SageMaker then needs a GPU instance type; Lambda and ECS refuse."),
 ]
 
 
@@ -78,7 +88,10 @@ def _param(flag: str) -> str:
 
 def target_options(command):
     for flag, kind, help_text in reversed(TARGET_OPTIONS):
-        command = click.option(flag, _param(flag), type=kind, help=help_text)(command)
+        if kind == "flag":  # absent means "not given", so a spec from --config is not overridden
+            command = click.option(flag, _param(flag), is_flag=True, default=None, help=help_text)(command)
+        else:
+            command = click.option(flag, _param(flag), type=kind, help=help_text)(command)
     return command
 
 
@@ -106,8 +119,8 @@ def init(model: Path, target, name, output, framework, config, region, force, **
         raise click.UsageError(f"--target is required: one of {', '.join(specs.TARGETS)}")
     framework = framework or (base.get("model") or {}).get("framework") or "auto"
     info = frameworks.detect(model, framework)
-    given = {flag: option_values[_param(flag)] for flag, _, _ in TARGET_OPTIONS
-             if option_values[_param(flag)] is not None}
+    given = {flag: value for flag, _, _ in TARGET_OPTIONS
+             if (value := option_values[_param(flag)]) is not None and value is not False}
     spec = specs.from_dict(
         {
             **base,

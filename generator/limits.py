@@ -1,4 +1,4 @@
-"""AWS limits, read from data/limits.yaml: one place for every figure and its source."""
+"""AWS limits and sizes, read from the data files in generator/data/: one place for every figure and its source."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import yaml
 
 
 @functools.lru_cache(maxsize=None)
-def all_limits() -> dict[str, Any]:
-    text = resources.files("generator.data").joinpath("limits.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+def data_file(name: str) -> dict[str, Any]:
+    """A YAML file of generator/data, parsed once per process."""
+    return yaml.safe_load(resources.files("generator.data").joinpath(name).read_text("utf-8"))
 
 
 def limit(section: str, name: str) -> dict[str, Any]:
     """One limit entry, e.g. limit("lambda", "memory_mb") -> {"min": 128, "max": 10240, "source": ...}."""
-    return all_limits()[section][name]
+    return data_file("limits.yaml")[section][name]

@@ -22,7 +22,7 @@ from .frameworks import ModelInfo
 from .limits import limit
 from .manifest import Manifest, read as read_manifest, sha256_file
 from .names import AwsNames, aws_names
-from .spec import LambdaOptions, ProjectSpec, SageMakerOptions
+from .spec import EcsOptions, LambdaOptions, ProjectSpec, SageMakerOptions
 
 # Created once for the user and never rewritten: their predict code and their tests.
 USER_OWNED = ("src/inference.py", "tests/test_inference.py")
@@ -85,11 +85,11 @@ def build_context(spec: ProjectSpec, model: ModelInfo) -> dict[str, Any]:
         "python_version": PYTHON_VERSION,
         "_extensions": [],
     }
-    target = {"lambda": _lambda_context, "sagemaker": _sagemaker_context}[spec.target]
-    return {"cookiecutter": {**common, **target(spec.options, names)}}
+    target = {"lambda": _lambda_context, "sagemaker": _sagemaker_context, "ecs": _ecs_context}[spec.target]
+    return {"cookiecutter": {**common, **target(spec.options, names, model)}}
 
 
-def _lambda_context(opts: LambdaOptions, names: AwsNames) -> dict[str, Any]:
+def _lambda_context(opts: LambdaOptions, names: AwsNames, model: ModelInfo) -> dict[str, Any]:
     provisioned = opts.provisioned_concurrency or {}
     return {
         "function_name": names.function_name,
@@ -106,7 +106,7 @@ def _lambda_context(opts: LambdaOptions, names: AwsNames) -> dict[str, Any]:
     }
 
 
-def _sagemaker_context(opts: SageMakerOptions, names: AwsNames) -> dict[str, Any]:
+def _sagemaker_context(opts: SageMakerOptions, names: AwsNames, model: ModelInfo) -> dict[str, Any]:
     mode = opts.mode
     bucket, _, prefix = (opts.output_path or "s3://unused/").removeprefix("s3://").partition("/")
     topics = [*(opts.sns_topics or []), "", ""]
@@ -138,6 +138,36 @@ def _sagemaker_context(opts: SageMakerOptions, names: AwsNames) -> dict[str, Any
         "bake_model": False,
         "container_port": CONTAINER_PORT,
     }
+
+
+def _ecs_context(opts: EcsOptions, names: AwsNames, model: ModelInfo) -> dict[str, Any]:
+    return {
+        "architecture": opts.architecture,
+        "cpu": opts.cpu,
+        "memory_mb": opts.memory_mb,
+        "min_tasks": opts.min_tasks,
+        "max_tasks": opts.max_tasks,
+        "cpu_target": opts.cpu_target,
+        "requests_per_target": opts.requests_per_target,
+        "certificate_arn": opts.certificate_arn or "",
+        "internal": opts.internal,
+        "create_vpc": opts.create_vpc,
+        "health_check_grace_s": health_check_grace_s(model.size_bytes),
+        "max_body_bytes": limit("sagemaker", "realtime_payload_bytes")["max"],  # the same server and limit as SageMaker
+        "request_timeout_s": limit("sagemaker", "realtime_timeout_s")["max"],
+        "server_workers": 0,
+        "bake_model": True,
+        "container_port": CONTAINER_PORT,
+    }
+
+
+def health_check_grace_s(model_size_bytes: int) -> int:
+    """Seconds ECS waits before load-balancer health checks count: longer than the model takes to load.
+
+    Until load time is measured (deploygen compare), it is estimated from the
+    size: a generous 60 s for start-up plus a second per 20 MB of model.
+    """
+    return 60 + model_size_bytes // (20 * 1024**2)
 
 
 def render_project(

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-from importlib import resources
 from typing import Any
 
-import yaml
-
 from .errors import SpecError
+from .limits import data_file
 
 
-@functools.lru_cache(maxsize=None)
 def instance_types() -> dict[str, dict[str, Any]]:
-    text = resources.files("generator.data").joinpath("sagemaker_instances.yaml").read_text("utf-8")
-    return yaml.safe_load(text)["instance_types"]
+    return data_file("sagemaker_instances.yaml")["instance_types"]
 
 
 def instance_type(name: Any, where: str) -> dict[str, Any]:
@@ -23,6 +18,6 @@ def instance_type(name: Any, where: str) -> dict[str, Any]:
     if name in types:
         return types[name]
     family = str(name).rsplit(".", 1)[0]
-    close = sorted(t for t in types if t.rsplit(".", 1)[0] == family) or ["ml.m5.large", "ml.c6i.xlarge", "ml.m7g.large"]
+    close = sorted(t for t in types if t.rsplit(".", 1)[0] == family) or ["ml.m5.large", "ml.c6i.xlarge", "ml.m8g.large"]
     raise SpecError(f"{where} {name!r} is not a SageMaker hosting instance type deploygen knows; "
                     f"for example {', '.join(close[:6])} (all: generator/data/sagemaker_instances.yaml)")

@@ -18,11 +18,11 @@ import yaml
 
 from . import __version__
 from .errors import SpecError
-from .limits import limit
+from .limits import data_file, limit
 from .sagemaker_instances import instance_type
 
 SPEC_FILE = "deploygen.yaml"
-TARGETS = ("lambda", "sagemaker")  # ecs comes next
+TARGETS = ("lambda", "sagemaker", "ecs")
 FRAMEWORKS = ("sklearn", "custom")
 ARCHITECTURES = ("x86_64", "arm64")
 HEADER = "# deploygen.yaml: the spec this project is rendered from. Yours to edit; generated files follow it.\n"
@@ -50,12 +50,13 @@ class LambdaOptions:
     ephemeral_storage_mb: int = 512
     reserved_concurrency: int | None = None
     provisioned_concurrency: dict[str, int] | None = None  # {"min": 1, "max": 4}
+    gpu: bool = False  # asked for a GPU: refused, Lambda has none
 
 
 @dataclass(frozen=True)
 class SageMakerOptions:
     mode: str = "realtime"  # realtime | serverless | async
-    architecture: str = "x86_64"
+    architecture: str | None = None  # None: the instance type's (serverless: x86_64)
     # realtime and async
     instance_type: str = "ml.m5.large"
     instances: int = 1  # initial count
@@ -70,6 +71,22 @@ class SageMakerOptions:
     output_path: str | None = None  # s3://bucket/prefix
     sns_topics: list[str] | None = None  # [success topic ARN, error topic ARN]
     max_concurrent_invocations: int = 4
+    gpu: bool = False  # needs a GPU instance type
+
+
+@dataclass(frozen=True)
+class EcsOptions:
+    cpu: int = 1024  # Fargate CPU units (1024 = 1 vCPU)
+    memory_mb: int = 2048
+    architecture: str = "x86_64"
+    min_tasks: int = 1
+    max_tasks: int = 4
+    cpu_target: int = 60  # percent, target tracking on ECSServiceAverageCPUUtilization
+    requests_per_target: int = 1000  # per minute, target tracking on ALBRequestCountPerTarget
+    certificate_arn: str | None = None  # ACM certificate: HTTPS, with HTTP redirected
+    internal: bool = False  # a load balancer reachable only from inside the VPC
+    create_vpc: bool = False  # a small VPC of the stack's own instead of an existing one
+    gpu: bool = False  # asked for a GPU: refused, Fargate has none
 
 
 @dataclass(frozen=True)
@@ -151,12 +168,16 @@ LAMBDA_FLAGS = {
     "ephemeral_storage_mb": "--ephemeral-storage",
     "reserved_concurrency": "--reserved-concurrency",
     "provisioned_concurrency": "--provisioned-concurrency",
+    "gpu": "--gpu",
 }
+NO_GPU_HERE = "use --target sagemaker with a GPU --instance-type such as ml.g5.xlarge"
 
 
-def validate_lambda(data: Any) -> LambdaOptions:
+def validate_lambda(data: Any, region: str = "us-east-1") -> LambdaOptions:
     opts = _options(LambdaOptions, data, "lambda")
     where = {key: f"lambda.{key} ({flag})" for key, flag in LAMBDA_FLAGS.items()}
+    if opts.gpu:
+        raise SpecError(f"{where['gpu']}: Lambda functions have no GPUs; {NO_GPU_HERE}")
     for key in ("memory_mb", "timeout_s", "ephemeral_storage_mb"):
         rng = limit("lambda", key)
         _int(getattr(opts, key), where[key], rng["min"], rng["max"])
@@ -176,6 +197,10 @@ def validate_lambda(data: Any) -> LambdaOptions:
                 f"({opts.reserved_concurrency}): provisioned concurrency cannot exceed reserved concurrency; "
                 "raise one or lower the other"
             )
+    no_urls = limit("lambda", "function_url_unavailable_regions")
+    if opts.front == "url" and region in no_urls["regions"]:
+        raise SpecError(f"Lambda function URLs are not available in {region} ({no_urls['source']}): "
+                        "use --front http-api, or another --region")
     http_api_max = limit("lambda", "http_api_timeout_s")["max"]
     if opts.front == "http-api" and opts.timeout_s > http_api_max:
         raise SpecError(
@@ -213,6 +238,7 @@ SAGEMAKER_FLAGS = {
     "output_path": "--output-path",
     "sns_topics": "--sns-topics",
     "max_concurrent_invocations": None,
+    "gpu": "--gpu",
 }
 # Which options each mode reads; a flag given for another mode is refused rather than ignored.
 SAGEMAKER_MODE_FIELDS = {
@@ -221,19 +247,29 @@ SAGEMAKER_MODE_FIELDS = {
     "async": {"instance_type", "instances", "min_instances", "max_instances", "max_rps", "output_path",
               "sns_topics", "max_concurrent_invocations"},
 }
-S3_PATH = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[A-Za-z0-9!_.*'()/-]*)?$")
+# A bucket name, then a prefix of characters that are safe in an IAM resource ARN (no * or ?).
+S3_PATH = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[A-Za-z0-9_.=/-]*)?$")
 SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}$")
 
 
-def validate_sagemaker(data: Any) -> SageMakerOptions:
+def validate_sagemaker(data: Any, region: str = "us-east-1") -> SageMakerOptions:
     opts = _options(SageMakerOptions, data, "sagemaker")
     where = {key: f"sagemaker.{key}" + (f" ({flag})" if flag else "") for key, flag in SAGEMAKER_FLAGS.items()}
     mode = _choice(opts.mode, where["mode"], tuple(SAGEMAKER_MODE_FIELDS))
-    _choice(opts.architecture, where["architecture"], ARCHITECTURES)
+    if opts.architecture is not None:
+        _choice(opts.architecture, where["architecture"], ARCHITECTURES)
     if mode == "serverless":
+        if opts.gpu:
+            raise SpecError(f"{where['gpu']}: serverless endpoints have no GPUs; use --mode realtime with a GPU "
+                            "--instance-type such as ml.g5.xlarge")
+        opts = dataclasses.replace(opts, architecture=opts.architecture or "x86_64")
         _check_serverless(opts, where)
         return opts
     instance = instance_type(opts.instance_type, where["instance_type"])
+    opts = dataclasses.replace(opts, architecture=opts.architecture or instance["arch"])
+    if opts.gpu and not instance["gpus"]:
+        raise SpecError(f"{where['gpu']}: {opts.instance_type} has no GPU; choose a GPU --instance-type "
+                        "such as ml.g5.xlarge or ml.g4dn.xlarge")
     if instance["arch"] != opts.architecture:
         raise SpecError(
             f"{where['architecture']} is {opts.architecture} but {opts.instance_type} is {instance['arch']}: "
@@ -259,8 +295,10 @@ def _check_serverless(opts: SageMakerOptions, where: dict[str, str]) -> None:
     _int(opts.max_concurrency, where["max_concurrency"], rng["min"], rng["max"])
     if opts.provisioned_concurrency is not None:
         _int(opts.provisioned_concurrency, where["provisioned_concurrency"], 1, opts.max_concurrency)
-    if opts.architecture != "x86_64":
-        raise SpecError(f"{where['architecture']}: serverless endpoints run on x86_64 only; drop --arch arm64")
+    allowed = limit("sagemaker", "serverless_architectures")["allowed"]
+    if opts.architecture not in allowed:
+        raise SpecError(f"{where['architecture']}: serverless endpoints run on {', '.join(allowed)} only; "
+                        f"drop --arch {opts.architecture}")
 
 
 def _check_async(opts: SageMakerOptions, where: dict[str, str]) -> None:
@@ -286,11 +324,67 @@ def sagemaker_flag_values(flags: dict[str, Any], base: dict[str, Any]) -> dict[s
                             f"for a serverless endpoint (got {text!r})")
         values["provisioned_concurrency"] = int(text)
     mode = values.get("mode", base.get("mode", SageMakerOptions.mode))
-    misplaced = sorted(set(values) - SAGEMAKER_MODE_FIELDS.get(mode, set()) - {"mode", "architecture"})
+    misplaced = sorted(set(values) - SAGEMAKER_MODE_FIELDS.get(mode, set()) - {"mode", "architecture", "gpu"})
     if misplaced:
         modes = [m for m, fields in SAGEMAKER_MODE_FIELDS.items() if misplaced[0] in fields]
         raise SpecError(f"{SAGEMAKER_FLAGS[misplaced[0]]} applies to --mode {' or '.join(modes)}, not {mode}")
     return values
+
+
+# --- ecs --------------------------------------------------------------------------
+
+ECS_FLAGS = {
+    "cpu": "--cpu",
+    "memory_mb": "--memory",
+    "architecture": "--arch",
+    "min_tasks": "--min-tasks",
+    "max_tasks": "--max-tasks",
+    "cpu_target": "--cpu-target",
+    "requests_per_target": "--requests-per-target",
+    "certificate_arn": "--certificate-arn",
+    "internal": "--internal",
+    "create_vpc": "--create-vpc",
+    "gpu": "--gpu",
+}
+ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z]{2}(-[a-z]+)+-[0-9]):[0-9]{12}:certificate/[0-9a-f-]{36}$")
+
+
+def validate_ecs(data: Any, region: str = "us-east-1") -> EcsOptions:
+    opts = _options(EcsOptions, data, "ecs")
+    where = {key: f"ecs.{key} ({flag})" for key, flag in ECS_FLAGS.items()}
+    if opts.gpu:
+        raise SpecError(f"{where['gpu']}: Fargate has no GPUs; {NO_GPU_HERE}")
+    _choice(opts.architecture, where["architecture"], ARCHITECTURES)
+    fargate = fargate_sizes()
+    _choice(opts.cpu, where["cpu"], tuple(fargate["cpu_memory"]))
+    _choice(opts.memory_mb, f"{where['memory_mb']} for --cpu {opts.cpu}", tuple(fargate["cpu_memory"][opts.cpu]))
+    if opts.architecture == "arm64" and opts.cpu not in fargate["arm64_cpu"]:
+        raise SpecError(f"{where['cpu']} {opts.cpu} is not offered on arm64 Fargate; use one of "
+                        f"{', '.join(map(str, fargate['arm64_cpu']))} or --arch x86_64")
+    _int(opts.min_tasks, where["min_tasks"], 1)
+    _int(opts.max_tasks, where["max_tasks"], opts.min_tasks, limit("ecs", "tasks_per_service")["max"])
+    _int(opts.cpu_target, where["cpu_target"], 1, 100)
+    _int(opts.requests_per_target, where["requests_per_target"], 1)
+    for key in ("internal", "create_vpc"):
+        if not isinstance(getattr(opts, key), bool):
+            raise SpecError(f"{where[key]} must be true or false (got {getattr(opts, key)!r})")
+    if opts.certificate_arn is not None:
+        match = ACM_ARN.match(str(opts.certificate_arn))
+        if not match:
+            raise SpecError(f"{where['certificate_arn']} must be an ACM certificate ARN such as "
+                            f"arn:aws:acm:{region}:123456789012:certificate/<id> (got {opts.certificate_arn!r})")
+        if match.group(1) != region:
+            raise SpecError(f"{where['certificate_arn']} is in {match.group(1)} but the load balancer is in "
+                            f"{region}: a load balancer needs a certificate from its own region")
+    return opts
+
+
+def fargate_sizes() -> dict[str, Any]:
+    return data_file("fargate.yaml")
+
+
+def ecs_flag_values(flags: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    return dict(flags)
 
 
 # --- the whole spec ---------------------------------------------------------------
@@ -298,7 +392,7 @@ def sagemaker_flag_values(flags: dict[str, Any], base: dict[str, Any]) -> dict[s
 
 @dataclass(frozen=True)
 class TargetOptions:
-    validate: Callable[[Any], Any]
+    validate: Callable[[Any, str], Any]  # (section, region) -> options
     flags: dict[str, str | None]  # field -> command-line option
     from_flags: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]  # (flags, section from --config)
 
@@ -306,6 +400,7 @@ class TargetOptions:
 TARGET_OPTIONS = {
     "lambda": TargetOptions(validate_lambda, LAMBDA_FLAGS, lambda_flag_values),
     "sagemaker": TargetOptions(validate_sagemaker, SAGEMAKER_FLAGS, sagemaker_flag_values),
+    "ecs": TargetOptions(validate_ecs, ECS_FLAGS, ecs_flag_values),
 }
 
 
@@ -337,15 +432,6 @@ def validate_model(data: Any) -> ModelSpec:
     return ModelSpec(**data)
 
 
-def check_region_fits(spec: ProjectSpec) -> None:
-    no_urls = limit("lambda", "function_url_unavailable_regions")
-    if spec.target == "lambda" and spec.options.front == "url" and spec.region in no_urls["regions"]:
-        raise SpecError(
-            f"Lambda function URLs are not available in {spec.region} ({no_urls['source']}): "
-            "use --front http-api, or another --region"
-        )
-
-
 def from_dict(data: Any, source: str = SPEC_FILE) -> ProjectSpec:
     """A validated ProjectSpec from parsed YAML; SpecError names the field otherwise."""
     try:
@@ -355,16 +441,16 @@ def from_dict(data: Any, source: str = SPEC_FILE) -> ProjectSpec:
         if not isinstance(name, str) or not name.strip():
             raise SpecError("name (--name) is required: a project name such as churn-model")
         target = _choice(data.get("target"), "target (--target)", TARGETS)
+        region = validate_region(data.get("region", "us-east-1"))
         spec = ProjectSpec(
             name=name,
             target=target,
             model=validate_model(data.get("model")),
-            region=validate_region(data.get("region", "us-east-1")),
-            options=TARGET_OPTIONS[target].validate(data.get(target)),
+            region=region,
+            options=TARGET_OPTIONS[target].validate(data.get(target), region),
             other_targets={t: data[t] for t in TARGET_OPTIONS if t != target and data.get(t) is not None},
             deploygen_version=str(data.get("deploygen_version", __version__)),
         )
-        check_region_fits(spec)
         return spec
     except SpecError as err:
         raise SpecError(f"{source}: {err}") from None
