@@ -5,13 +5,18 @@ For Lambda, each HTTP request becomes a Function URL event (payload format
 execution environment takes them (what `sam local start-api` does, without
 Docker). The handler is imported from the project's src/, with MODEL_DIR
 pointing at the project's model/ folder.
+
+For SageMaker and ECS, the project's own model server (the container's
+`serve` command) replaces this process, bound to 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import base64
 import importlib
+import importlib.util
 import os
+import socket
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -101,14 +106,43 @@ def lambda_request_handler(handler):
 
 def serve(project: Path, port: int) -> None:
     spec = specs.load(project)
-    if spec.target != "lambda":
-        raise DeployGenError(f"serving a {spec.target} project locally is not built yet")
+    if spec.target == "lambda":
+        serve_lambda(project, port)
+    else:
+        serve_container(project, port)
+
+
+def serve_container(project: Path, port: int) -> None:
+    """Exec the project's model server as its container would run it, on 127.0.0.1:port."""
+    src = (project / "src").resolve()
+    if importlib.util.find_spec("gunicorn") is None or not (src / "serving" / "__main__.py").is_file():
+        raise DeployGenError(
+            f"cannot start the project's server: install its requirements here first, "
+            f"pip install -r {project / 'requirements.txt'}"
+        )
+    _check_port_free(port)
+    env = {**os.environ, "SERVING_HOST": "127.0.0.1", "SAGEMAKER_BIND_TO_PORT": str(port),
+           "MODEL_DIR": str((project / "model").resolve())}
+    click.echo(f"Serving {project} on http://127.0.0.1:{port}/invocations (GET /ping) - Ctrl-C stops it", err=True)
+    os.chdir(src)
+    os.execve(sys.executable, [sys.executable, "-m", "serving", "serve"], env)
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as err:
+            raise DeployGenError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}; choose another --port") from None
+
+
+def serve_lambda(project: Path, port: int) -> None:
     handler = load_lambda_handler(project)
     try:
         server = HTTPServer(("127.0.0.1", port), lambda_request_handler(handler))
     except OSError as err:
         raise DeployGenError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}; choose another --port") from None
-    click.echo(f"Serving {project} ({spec.target}) on http://127.0.0.1:{server.server_port}/ - Ctrl-C stops it", err=True)
+    click.echo(f"Serving {project} (lambda) on http://127.0.0.1:{server.server_port}/ - Ctrl-C stops it", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
