@@ -130,7 +130,7 @@ def init(model: Path, target, name, output, framework, config, region, force, **
             "model": _model_section(model, info),
             target: specs.options_from_flags(target, given, base.get(target)),
         },
-        source="options",
+        source=None,
     )
     targets.check_fit(spec, info.size_bytes)
     dest = output or Path(aws_names(spec.name).slug)

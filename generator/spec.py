@@ -432,11 +432,12 @@ def validate_model(data: Any) -> ModelSpec:
     return ModelSpec(**data)
 
 
-def from_dict(data: Any, source: str = SPEC_FILE) -> ProjectSpec:
-    """A validated ProjectSpec from parsed YAML; SpecError names the field otherwise."""
+def from_dict(data: Any, source: str | None = SPEC_FILE) -> ProjectSpec:
+    """A validated ProjectSpec from parsed YAML (source: its file; None for command-line options)."""
     try:
-        data = _mapping(data, source)
-        _no_unknown(data, {"deploygen_version", "name", "region", "target", "model", *TARGET_OPTIONS}, source)
+        data = _mapping(data, source or "the spec")
+        _no_unknown(data, {"deploygen_version", "name", "region", "target", "model", *TARGET_OPTIONS},
+                    source or "the spec")
         name = data.get("name")
         if not isinstance(name, str) or not name.strip():
             raise SpecError("name (--name) is required: a project name such as churn-model")
@@ -453,6 +454,8 @@ def from_dict(data: Any, source: str = SPEC_FILE) -> ProjectSpec:
         )
         return spec
     except SpecError as err:
+        if source is None:
+            raise
         raise SpecError(f"{source}: {err}") from None
 
 
