@@ -22,6 +22,7 @@ EXPECTED_CSV = "CSV rows of values, one per line, without a header"
 # Error codes: the "code" of every error body.
 MALFORMED_BODY = "malformed_body"  # 400: not UTF-8, not JSON, not CSV (or not base64)
 INVALID_SHAPE = "invalid_shape"  # 400: parsed, but not the shape above
+NOT_FOUND = "not_found"  # 404: no such path (HTTP server)
 METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
 NOT_ACCEPTABLE = "not_acceptable"  # 406
 BODY_TOO_LARGE = "body_too_large"  # 413
@@ -57,7 +58,7 @@ def respond(body: bytes, content_type: str | None, accept: str | None,
     """Answer one prediction request. Never raises; tracebacks go to the log, never into the response."""
     try:
         if len(body) > max_body_bytes:
-            raise RequestError(413, BODY_TOO_LARGE, f"The body is over the limit of {max_body_bytes} bytes.")
+            return body_too_large_response(max_body_bytes)
         media_type = _negotiate(accept)  # first: no point parsing a body we cannot answer
         request = decode_request(body, content_type)
     except RequestError as error:
@@ -77,6 +78,11 @@ def respond(body: bytes, content_type: str | None, accept: str | None,
 
 def error_response(status: int, code: str, message: str) -> Response:
     return Response(status, JSON, json.dumps({"error": {"code": code, "message": message}}).encode())
+
+
+def body_too_large_response(max_body_bytes: int) -> Response:
+    """413; also for a server that refuses a body by its Content-Length, before reading it."""
+    return error_response(413, BODY_TOO_LARGE, f"The body is over the limit of {max_body_bytes} bytes.")
 
 
 def ready_response() -> Response:
