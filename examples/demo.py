@@ -1,8 +1,8 @@
 """`make demo`: the main job on the example model, step by step, as a user would run it.
 
 Trains the example model, renders a project for every target built so far,
-lints each, runs each project's own tests, then serves one project on
-127.0.0.1 and sends it a request.
+lints each, runs each project's own tests, then serves the Lambda and the
+SageMaker projects on 127.0.0.1 and sends each a request.
 """
 
 import json
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from train_iris import train
 
-TARGETS = ["lambda"]
+TARGETS = ["lambda", "sagemaker", "ecs"]
 DEPLOYGEN = [sys.executable, "-m", "generator"]
 
 
@@ -43,14 +43,14 @@ def wait_until_up(url: str, seconds: float = 30) -> None:
             time.sleep(0.2)
 
 
-def serve_and_ask(project: Path) -> None:
+def serve_and_ask(project: Path, path: str, health: str) -> None:
     port = free_port()
-    url = f"http://127.0.0.1:{port}/"
+    url = f"http://127.0.0.1:{port}{path}"
     body = (project / "tests" / "sample_request.json").read_bytes()
     print(f"\n== serve {project.name} and send it a request\n$ deploygen serve {project} --port {port}")
     server = subprocess.Popen([*DEPLOYGEN, "serve", str(project), "--port", str(port)])
     try:
-        wait_until_up(url)
+        wait_until_up(f"http://127.0.0.1:{port}{health}")
         request = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
         print(f"$ curl -X POST {url} -H 'content-type: application/json' -d '{body.decode().strip()}'")
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -73,7 +73,8 @@ def main(workdir: Path) -> None:
         step(f"run the {target} project's own tests", sys.executable, "-m", "pytest", "-q", "-p",
              "no:cacheprovider", cwd=project)
         projects.append(project)
-    serve_and_ask(projects[0])
+    serve_and_ask(projects[0], "/", "/")  # Lambda: a Function URL event for the real handler
+    serve_and_ask(projects[1], "/invocations", "/ping")  # SageMaker (and ECS): the container's own server
     print("\ndemo done: the projects are in", workdir)
 
 

@@ -468,11 +468,9 @@ def test_the_task_runs_on_the_arch_unprivileged_and_read_only(options):
     assert cluster["Properties"]["ClusterSettings"] == [{"Name": "containerInsights", "Value": "enabled"}]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Fargate mounts an empty bind-mount volume as root:root 0755 unless the image declares the path "
-    "with VOLUME (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html); "
-    "templates/shared/container/Dockerfile (not this test's file) still needs VOLUME [\"/tmp\"] "
-    "for the unprivileged server to write /tmp on ECS. Remove this marker once it has it."))
+# Fargate mounts an empty bind-mount volume as root:root 0755 unless the image declares the path with
+# VOLUME (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html); the server
+# runs unprivileged and needs to write /tmp.
 def test_the_image_declares_tmp_a_volume_so_fargate_mounts_it_writable():
     assert re.search(r'^VOLUME \[?"?/tmp"?\]?\s*$', SHARED_DOCKERFILE.read_text(), re.M)
 

@@ -3,6 +3,7 @@ a project with zero cfn-lint findings of any severity (the Lambda property is in
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from generator import frameworks, lint
@@ -73,3 +74,12 @@ def test_every_sagemaker_rendering_lints_clean(iris_model, tmp_path_factory, nam
 @given(name=names, data=st.data(), region=REGIONS)
 def test_every_ecs_rendering_lints_clean(iris_model, tmp_path_factory, name, data, region):
     _lint_rendering(iris_model, tmp_path_factory, name, "ecs", region, data.draw(ecs_options(region)))
+
+
+@pytest.mark.parametrize("target, options", [
+    ("lambda", {}), ("sagemaker", {"mode": "realtime"}), ("sagemaker", {"mode": "serverless"}), ("ecs", {}),
+])
+@pytest.mark.parametrize("name", ["TRUE", "null", "yes", "off", "0x10", "1e3"])
+def test_names_that_yaml_reads_as_other_types_stay_strings(iris_model, tmp_path_factory, target, options, name):
+    """A name such as `true` must reach the template as a string (hypothesis once found `TRUE`)."""
+    _lint_rendering(iris_model, tmp_path_factory, name, target, "us-east-1", options)

@@ -1,0 +1,1 @@
+{% include 'serving/__main__.py' -%}

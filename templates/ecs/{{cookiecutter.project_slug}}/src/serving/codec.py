@@ -1,0 +1,1 @@
+{% include 'serving/codec.py' -%}

@@ -1,0 +1,1 @@
+{% include 'serving/gunicorn_conf.py' -%}

@@ -1,0 +1,1 @@
+{% include 'project/test_inference.py' -%}

@@ -1,0 +1,1 @@
+{% include 'container/test_server.py' -%}
