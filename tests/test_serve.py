@@ -74,3 +74,33 @@ def test_csv_and_errors_over_http(served):
 def test_serve_refuses_a_folder_that_is_not_a_project(cli, tmp_path):
     result = cli("serve", tmp_path, "--port", str(_free_port()))
     assert result.exit_code == 4 and "deploygen init" in result.output
+
+
+@pytest.mark.parametrize("target", ["sagemaker", "ecs"])
+def test_serve_runs_the_container_server_of_a_sagemaker_or_ecs_project(cli, iris_model, tmp_path, target):
+    project = tmp_path / "p"
+    cli("init", iris_model, "--target", target, "--output", project)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "generator", "serve", str(project), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until_ready(proc, port)
+        rows = [[5.1, 3.5, 1.4, 0.2]]
+        status, _, body = _request(f"http://127.0.0.1:{port}/invocations", json.dumps({"instances": rows}).encode())
+        assert status == 200
+        assert json.loads(body) == {"predictions": joblib.load(iris_model).predict(np.asarray(rows)).tolist()}
+    finally:
+        proc.terminate()  # SIGTERM reaches gunicorn itself: deploygen serve exec'd it
+        assert proc.wait(timeout=30) == 0
+
+
+def _wait_until_ready(proc, port: int, seconds: float = 60) -> None:
+    """Until /ping answers 200 (it answers 503 while the model loads)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with socket.socket() as sock:
+            listening = sock.connect_ex(("127.0.0.1", port)) == 0
+        if listening and _request(f"http://127.0.0.1:{port}/ping", method="GET")[0] == 200:
+            return
+        assert proc.poll() is None and time.monotonic() < deadline, "server did not become ready"
+        time.sleep(0.2)
