@@ -9,14 +9,15 @@ from pathlib import Path
 import click
 
 from . import __version__, frameworks, spec as specs, targets
-from .errors import EXIT_INTERNAL, DeployGenError
+from .errors import EXIT_INTERNAL, DeployGenError, SpecError
 from .names import aws_names
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 lint found problems; 2 bad command-line usage; "
     "3 the model file is missing, unreadable or not recognised; "
     "4 invalid spec or option, or the model does not fit the target; "
-    "5 the output exists (use --force); 70 internal error."
+    "5 the output exists (use --force) or cannot be written; 6 the project cannot be served here "
+    "(install its requirements, or choose another --port); 70 internal error."
 )
 
 
@@ -143,7 +144,7 @@ def _base_spec(config: Path | None) -> dict:
         return {}
     data = specs.read_yaml(config)
     if not isinstance(data, dict):
-        raise DeployGenError(f"{config} is not a deploygen.yaml mapping; give a spec written by deploygen init")
+        raise SpecError(f"{config} is not a deploygen.yaml mapping; give a spec written by deploygen init")
     data.pop("model", None)  # the model comes from the MODEL argument, not the old project
     return data
 

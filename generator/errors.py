@@ -23,10 +23,22 @@ class SpecError(DeployGenError):
     exit_code = 4
 
 
-class OutputExistsError(DeployGenError):
-    """Writing would overwrite something that is not deploygen's to replace."""
+class OutputError(DeployGenError):
+    """The output folder exists (and --force was not given) or cannot be written."""
 
     exit_code = 5
+
+
+class ServeError(DeployGenError):
+    """A project cannot be served here: its requirements are missing, or the port is taken."""
+
+    exit_code = 6
+
+
+class PathError(DeployGenError):
+    """A path given on the command line does not exist."""
+
+    exit_code = 2  # the same as click's usage errors: the command line itself is wrong
 
 
 # Exit codes, documented in README.md ("Exit codes"); one place for all of them.

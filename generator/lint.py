@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import spec as specs
-from .errors import DeployGenError, SpecError
+from .errors import PathError, SpecError
 from .manifest import sha256_file
 from .targets import fit_problems
 
@@ -82,7 +82,7 @@ def lint_paths(paths: list[Path]) -> list[Finding]:
     findings: list[Finding] = []
     for path in paths:
         if not path.exists():
-            raise DeployGenError(f"{path} does not exist: give a project folder, a template or a deploygen.yaml")
+            raise PathError(f"{path} does not exist: give a project folder, a template or a deploygen.yaml")
         findings.extend(_lint_one(path))
     return findings
 

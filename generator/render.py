@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import __version__
-from .errors import DeployGenError, OutputExistsError
+from .errors import OutputError
 from .frameworks import ModelInfo
 from .limits import limit
 from .manifest import Manifest, read as read_manifest, sha256_file
@@ -176,9 +176,9 @@ def render_project(
     """Render the project for spec into dest; refuses an existing dest unless force."""
     dest = Path(dest).absolute()
     if dest.exists() and not force:
-        raise OutputExistsError(f"{dest} already exists: choose another --output, or add --force to update it")
+        raise OutputError(f"{dest} already exists: choose another --output, or add --force to update it")
     if dest.exists() and not dest.is_dir():
-        raise OutputExistsError(f"{dest} exists and is not a folder: choose another --output")
+        raise OutputError(f"{dest} exists and is not a folder: choose another --output")
     context = build_context(spec, model)
     with _created_parents(dest.parent), _staging(dest.parent) as stage:
         tree = _render_template(spec.target, context, stage)
@@ -294,7 +294,7 @@ def _staging(parent: Path) -> Iterator[str]:
     try:
         stage = tempfile.mkdtemp(prefix=".deploygen-", dir=parent)
     except OSError as err:
-        raise DeployGenError(f"cannot write in {parent}: {err.strerror}; choose another --output") from None
+        raise OutputError(f"cannot write in {parent}: {err.strerror}; choose another --output") from None
     try:
         yield stage
     finally:
@@ -308,7 +308,7 @@ def _created_parents(parent: Path) -> Iterator[None]:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise DeployGenError(f"cannot create {parent}: {err.strerror}; choose another --output") from None
+        raise OutputError(f"cannot create {parent}: {err.strerror}; choose another --output") from None
     try:
         yield
     except BaseException:

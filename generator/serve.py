@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import click
 
 from . import spec as specs
-from .errors import DeployGenError
+from .errors import ServeError
 
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
 
@@ -73,7 +73,7 @@ def load_lambda_handler(project: Path):
     try:
         module = importlib.import_module("serving.lambda_handler")
     except ImportError as err:
-        raise DeployGenError(
+        raise ServeError(
             f"cannot import the project's handler ({err}): install its requirements here first, "
             f"pip install -r {project / 'requirements.txt'}"
         ) from None
@@ -116,7 +116,7 @@ def serve_container(project: Path, port: int) -> None:
     """Exec the project's model server as its container would run it, on 127.0.0.1:port."""
     src = (project / "src").resolve()
     if importlib.util.find_spec("gunicorn") is None or not (src / "serving" / "__main__.py").is_file():
-        raise DeployGenError(
+        raise ServeError(
             f"cannot start the project's server: install its requirements here first, "
             f"pip install -r {project / 'requirements.txt'}"
         )
@@ -133,15 +133,16 @@ def _check_port_free(port: int) -> None:
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as err:
-            raise DeployGenError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}; choose another --port") from None
+            raise ServeError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}; choose another --port") from None
 
 
 def serve_lambda(project: Path, port: int) -> None:
+    _check_port_free(port)  # before the model loads: a taken port should not cost a model load
     handler = load_lambda_handler(project)
     try:
         server = HTTPServer(("127.0.0.1", port), lambda_request_handler(handler))
     except OSError as err:
-        raise DeployGenError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}; choose another --port") from None
+        raise ServeError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}; choose another --port") from None
     click.echo(f"Serving {project} (lambda) on http://127.0.0.1:{server.server_port}/ - Ctrl-C stops it", err=True)
     try:
         server.serve_forever()

@@ -63,4 +63,4 @@ def test_a_changed_model_is_a_warning(cli, iris_model, iris_pickle, tmp_path):
 
 def test_a_missing_path_is_an_error_not_a_finding(cli, tmp_path):
     result = cli("lint", tmp_path / "nope")
-    assert result.exit_code != 0 and result.output.startswith("deploygen: error:")
+    assert result.exit_code == 2 and result.output.startswith("deploygen: error:")

@@ -104,3 +104,14 @@ def _wait_until_ready(proc, port: int, seconds: float = 60) -> None:
             return
         assert proc.poll() is None and time.monotonic() < deadline, "server did not become ready"
         time.sleep(0.2)
+
+
+@pytest.mark.parametrize("target", ["lambda", "sagemaker"])
+def test_a_taken_port_is_a_one_line_error(cli, iris_model, tmp_path, target):
+    project = tmp_path / "p"
+    cli("init", iris_model, "--target", target, "--output", project)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = cli("serve", project, "--port", str(taken.getsockname()[1]))
+    assert result.exit_code == 6 and "choose another --port" in result.output, result.output
