@@ -42,10 +42,12 @@ def test_wheel_installs_and_renders_in_a_fresh_virtualenv(iris_model, tmp_path):
     where = subprocess.check_output([python, "-c", "import generator; print(generator.__file__)"], cwd=workdir,
                                     text=True)
     assert str(site) in where, where
-    proc = subprocess.run([env_dir / "bin" / "deploygen", "init", str(iris_model), "--target", "lambda",
-                           "--output", "p"], cwd=workdir, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    project = workdir / "p"
-    assert (project / "infra" / "template.yaml").is_file()
-    assert (project / ".github" / "workflows" / "ci.yml").is_file()
-    assert (project / "src" / "serving" / "codec.py").read_text() == (REPO / "templates/shared/serving/codec.py").read_text()
+    for target in ("lambda", "sagemaker", "ecs"):
+        proc = subprocess.run([env_dir / "bin" / "deploygen", "init", str(iris_model), "--target", target,
+                               "--output", target], cwd=workdir, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        project = workdir / target
+        assert (project / "infra" / "template.yaml").is_file()
+        assert (project / ".github" / "workflows" / "ci.yml").is_file()
+        shared_codec = (REPO / "templates/shared/serving/codec.py").read_text()
+        assert (project / "src" / "serving" / "codec.py").read_text() == shared_codec
