@@ -66,3 +66,11 @@ def tree_snapshot(root: Path) -> dict[str, bytes]:
         if p.is_symlink() or p.is_file()
     }
 
+
+
+@pytest.fixture(scope="session")
+def cfn_lint():
+    """cfn-lint over a template text with every rule (informational and experimental too), rules built once."""
+    from stacks import cfn_linter
+
+    return cfn_linter()

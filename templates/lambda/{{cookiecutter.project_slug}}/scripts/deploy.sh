@@ -10,75 +10,20 @@
 #   IMAGE_TAG                        tag for the pushed image (default: UTC timestamp)
 set -euo pipefail
 
-readonly PLATFORM="linux/{% if cookiecutter.architecture == "arm64" %}arm64{% else %}amd64{% endif %}"
-PROJECT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly PROJECT_DIR
-REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-{{ cookiecutter.region }}}}"
-STACK_NAME="${STACK_NAME:-{{ cookiecutter.stack_name }}}"
-ECR_REPOSITORY="${ECR_REPOSITORY:-{{ cookiecutter.ecr_repository }}}"
-IMAGE_TAG="${IMAGE_TAG:-$(date -u +%Y%m%dT%H%M%SZ)}"
+{% include 'scripts/deploy_settings.sh' -%}
 readonly REGION STACK_NAME ECR_REPOSITORY IMAGE_TAG
 
-log() {
-  printf '==> %s\n' "$*" >&2
-}
-
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
-
+{% include 'scripts/messages.sh' %}
 for tool in aws docker; do
   command -v "${tool}" >/dev/null 2>&1 || die "${tool} is not installed or not on PATH"
 done
 
 log "Checking AWS credentials"
-ACCOUNT_ID="$(aws sts get-caller-identity --query Account --output text)" \
-  || die "the AWS CLI has no working credentials (try: aws configure, or aws sso login)"
-readonly ACCOUNT_ID
+{% include 'scripts/aws_account.sh' -%}
 log "Deploying stack ${STACK_NAME} to account ${ACCOUNT_ID}, region ${REGION}"
 
-if ! aws ecr describe-repositories --region "${REGION}" \
-  --repository-names "${ECR_REPOSITORY}" >/dev/null 2>&1; then
-  log "Creating ECR repository ${ECR_REPOSITORY} (images scanned on push)"
-  aws ecr create-repository --region "${REGION}" \
-    --repository-name "${ECR_REPOSITORY}" \
-    --image-scanning-configuration scanOnPush=true >/dev/null
-fi
-REPOSITORY_URI="$(aws ecr describe-repositories --region "${REGION}" \
-  --repository-names "${ECR_REPOSITORY}" \
-  --query 'repositories[0].repositoryUri' --output text)"
-readonly REPOSITORY_URI
-readonly REGISTRY="${REPOSITORY_URI%%/*}"
-
-log "Logging docker in to ${REGISTRY}"
-aws ecr get-login-password --region "${REGION}" \
-  | docker login --username AWS --password-stdin "${REGISTRY}"
-
-# Lambda accepts a single-platform image manifest only: build for exactly one
-# platform and without provenance attestations (which turn the pushed image
-# into a manifest list).
-log "Building ${REPOSITORY_URI}:${IMAGE_TAG} for ${PLATFORM}"
-docker buildx build \
-  --platform "${PLATFORM}" \
-  --provenance=false \
-  --load \
-  --tag "${REPOSITORY_URI}:${IMAGE_TAG}" \
-  "${PROJECT_DIR}"
-
-log "Pushing ${REPOSITORY_URI}:${IMAGE_TAG}"
-docker push "${REPOSITORY_URI}:${IMAGE_TAG}"
-
-# Deploy by digest, not by tag: the stack then changes exactly when the image
-# does, and a tag moved later cannot change what runs.
-IMAGE_DIGEST="$(aws ecr describe-images --region "${REGION}" \
-  --repository-name "${ECR_REPOSITORY}" \
-  --image-ids imageTag="${IMAGE_TAG}" \
-  --query 'imageDetails[0].imageDigest' --output text)"
-readonly IMAGE_DIGEST
-[[ "${IMAGE_DIGEST}" == sha256:* ]] || die "could not resolve the digest of ${REPOSITORY_URI}:${IMAGE_TAG}"
-readonly IMAGE_URI="${REPOSITORY_URI}@${IMAGE_DIGEST}"
-
+# Lambda accepts a single-platform image manifest only, which is what this builds.
+{% include 'scripts/ecr_image.sh' %}
 log "Deploying ${IMAGE_URI}"
 aws cloudformation deploy --region "${REGION}" \
   --stack-name "${STACK_NAME}" \

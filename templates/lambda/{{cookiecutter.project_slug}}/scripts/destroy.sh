@@ -9,43 +9,15 @@
 #   ECR_REPOSITORY                   ECR repository (default {{ cookiecutter.ecr_repository }})
 set -euo pipefail
 
-REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-{{ cookiecutter.region }}}}"
-STACK_NAME="${STACK_NAME:-{{ cookiecutter.stack_name }}}"
-ECR_REPOSITORY="${ECR_REPOSITORY:-{{ cookiecutter.ecr_repository }}}"
+{% include 'scripts/aws_settings.sh' -%}
 readonly REGION STACK_NAME ECR_REPOSITORY
 
-log() {
-  printf '==> %s\n' "$*" >&2
-}
-
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
-
-usage() {
-  printf 'Usage: %s [--yes]\n' "$0"
-  printf 'Deletes stack %s and ECR repository %s in %s.\n' "${STACK_NAME}" "${ECR_REPOSITORY}" "${REGION}"
-}
-
-assume_yes=false
-for arg in "$@"; do
-  case "${arg}" in
-    -y | --yes) assume_yes=true ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    *) die "unknown argument: ${arg} (try --help)" ;;
-  esac
-done
-
+{% include 'scripts/messages.sh' %}
+readonly DELETES="stack ${STACK_NAME} and ECR repository ${ECR_REPOSITORY}"
+{% include 'scripts/destroy_args.sh' %}
 command -v aws >/dev/null 2>&1 || die "aws is not installed or not on PATH"
 
-ACCOUNT_ID="$(aws sts get-caller-identity --query Account --output text)" \
-  || die "the AWS CLI has no working credentials (try: aws configure, or aws sso login)"
-readonly ACCOUNT_ID
-
+{% include 'scripts/aws_account.sh' %}
 cat >&2 <<EOF
 This permanently deletes, in account ${ACCOUNT_ID}, region ${REGION}:
   - stack ${STACK_NAME}, and with it
@@ -59,23 +31,6 @@ This permanently deletes, in account ${ACCOUNT_ID}, region ${REGION}:
   - ECR repository ${ECR_REPOSITORY} and every image in it
 EOF
 
-if [[ "${assume_yes}" != true ]]; then
-  [[ -t 0 ]] || die "not a terminal: re-run with --yes to confirm"
-  read -r -p "Type the stack name (${STACK_NAME}) to confirm: " answer
-  [[ "${answer}" == "${STACK_NAME}" ]] || die "not confirmed; nothing was deleted"
-fi
-
-log "Deleting stack ${STACK_NAME}"
-aws cloudformation delete-stack --region "${REGION}" --stack-name "${STACK_NAME}"
-aws cloudformation wait stack-delete-complete --region "${REGION}" --stack-name "${STACK_NAME}"
-log "Stack ${STACK_NAME} deleted"
-
-if aws ecr describe-repositories --region "${REGION}" \
-  --repository-names "${ECR_REPOSITORY}" >/dev/null 2>&1; then
-  log "Deleting ECR repository ${ECR_REPOSITORY} and its images"
-  aws ecr delete-repository --region "${REGION}" \
-    --repository-name "${ECR_REPOSITORY}" --force >/dev/null
-  log "Repository ${ECR_REPOSITORY} deleted"
-else
-  log "ECR repository ${ECR_REPOSITORY} not found; nothing to delete there"
-fi
+{% include 'scripts/confirm_destroy.sh' %}
+{% include 'scripts/delete_stack.sh' %}
+{% include 'scripts/ecr_cleanup.sh' -%}

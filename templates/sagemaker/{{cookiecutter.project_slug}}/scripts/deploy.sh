@@ -15,36 +15,20 @@
 # model and move the endpoint to it.
 set -euo pipefail
 
-readonly PLATFORM="linux/{% if cookiecutter.architecture == "arm64" %}arm64{% else %}amd64{% endif %}"
-PROJECT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly PROJECT_DIR
-REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-{{ cookiecutter.region }}}}"
-STACK_NAME="${STACK_NAME:-{{ cookiecutter.stack_name }}}"
-ECR_REPOSITORY="${ECR_REPOSITORY:-{{ cookiecutter.ecr_repository }}}"
+{% include 'scripts/deploy_settings.sh' -%}
 ENDPOINT_NAME="${ENDPOINT_NAME:-{{ cookiecutter.endpoint_name }}}"
-IMAGE_TAG="${IMAGE_TAG:-$(date -u +%Y%m%dT%H%M%SZ)}"
 MODEL_BUCKET="${MODEL_BUCKET:-}"
 readonly REGION STACK_NAME ECR_REPOSITORY ENDPOINT_NAME IMAGE_TAG MODEL_BUCKET
 readonly MODEL_PREFIX="${STACK_NAME}/model"
 
-log() {
-  printf '==> %s\n' "$*" >&2
-}
-
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
-
+{% include 'scripts/messages.sh' %}
 [[ -n "${MODEL_BUCKET}" ]] || die "set MODEL_BUCKET to an S3 bucket in ${REGION} that will hold the model archive, e.g.: MODEL_BUCKET=my-bucket $0"
 for tool in aws docker; do
   command -v "${tool}" >/dev/null 2>&1 || die "${tool} is not installed or not on PATH"
 done
 
 log "Checking AWS credentials"
-ACCOUNT_ID="$(aws sts get-caller-identity --query Account --output text)" \
-  || die "the AWS CLI has no working credentials (try: aws configure, or aws sso login)"
-readonly ACCOUNT_ID
+{% include 'scripts/aws_account.sh' -%}
 log "Deploying stack ${STACK_NAME} (endpoint ${ENDPOINT_NAME}) to account ${ACCOUNT_ID}, region ${REGION}"
 
 # SageMaker reads model data only from a bucket in the endpoint's region.
@@ -60,46 +44,7 @@ readonly BUCKET_REGION
 [[ "${BUCKET_REGION}" == "${REGION}" ]] \
   || die "bucket ${MODEL_BUCKET} is in ${BUCKET_REGION}, but the endpoint goes to ${REGION}: use a bucket in ${REGION}"
 
-if ! aws ecr describe-repositories --region "${REGION}" \
-  --repository-names "${ECR_REPOSITORY}" >/dev/null 2>&1; then
-  log "Creating ECR repository ${ECR_REPOSITORY} (images scanned on push)"
-  aws ecr create-repository --region "${REGION}" \
-    --repository-name "${ECR_REPOSITORY}" \
-    --image-scanning-configuration scanOnPush=true >/dev/null
-fi
-REPOSITORY_URI="$(aws ecr describe-repositories --region "${REGION}" \
-  --repository-names "${ECR_REPOSITORY}" \
-  --query 'repositories[0].repositoryUri' --output text)"
-readonly REPOSITORY_URI
-readonly REGISTRY="${REPOSITORY_URI%%/*}"
-
-log "Logging docker in to ${REGISTRY}"
-aws ecr get-login-password --region "${REGION}" \
-  | docker login --username AWS --password-stdin "${REGISTRY}"
-
-# One platform, the instance type's ({{ cookiecutter.architecture }}), and no provenance
-# attestations, which would turn the pushed image into a multi-entry manifest list.
-log "Building ${REPOSITORY_URI}:${IMAGE_TAG} for ${PLATFORM}"
-docker buildx build \
-  --platform "${PLATFORM}" \
-  --provenance=false \
-  --load \
-  --tag "${REPOSITORY_URI}:${IMAGE_TAG}" \
-  "${PROJECT_DIR}"
-
-log "Pushing ${REPOSITORY_URI}:${IMAGE_TAG}"
-docker push "${REPOSITORY_URI}:${IMAGE_TAG}"
-
-# Deploy by digest, not by tag: the stack then changes exactly when the image
-# does, and a tag moved later cannot change what runs.
-IMAGE_DIGEST="$(aws ecr describe-images --region "${REGION}" \
-  --repository-name "${ECR_REPOSITORY}" \
-  --image-ids imageTag="${IMAGE_TAG}" \
-  --query 'imageDetails[0].imageDigest' --output text)"
-readonly IMAGE_DIGEST
-[[ "${IMAGE_DIGEST}" == sha256:* ]] || die "could not resolve the digest of ${REPOSITORY_URI}:${IMAGE_TAG}"
-readonly IMAGE_URI="${REPOSITORY_URI}@${IMAGE_DIGEST}"
-
+{% include 'scripts/ecr_image.sh' %}
 log "Packing model/ into model.tar.gz"
 ARCHIVE="$(bash "${PROJECT_DIR}/scripts/pack_model.sh")"
 readonly ARCHIVE

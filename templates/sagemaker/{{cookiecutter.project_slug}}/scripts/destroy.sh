@@ -10,45 +10,16 @@
 #   MODEL_BUCKET                     bucket of the model archives (default: the stack's ModelBucket)
 set -euo pipefail
 
-REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-{{ cookiecutter.region }}}}"
-STACK_NAME="${STACK_NAME:-{{ cookiecutter.stack_name }}}"
-ECR_REPOSITORY="${ECR_REPOSITORY:-{{ cookiecutter.ecr_repository }}}"
+{% include 'scripts/aws_settings.sh' -%}
 readonly REGION STACK_NAME ECR_REPOSITORY
 readonly MODEL_PREFIX="${STACK_NAME}/model"
 
-log() {
-  printf '==> %s\n' "$*" >&2
-}
-
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
-
-usage() {
-  printf 'Usage: %s [--yes]\n' "$0"
-  printf 'Deletes stack %s, ECR repository %s and the model archives under %s/ in %s.\n' \
-    "${STACK_NAME}" "${ECR_REPOSITORY}" "${MODEL_PREFIX}" "${REGION}"
-}
-
-assume_yes=false
-for arg in "$@"; do
-  case "${arg}" in
-    -y | --yes) assume_yes=true ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    *) die "unknown argument: ${arg} (try --help)" ;;
-  esac
-done
-
+{% include 'scripts/messages.sh' %}
+readonly DELETES="stack ${STACK_NAME}, ECR repository ${ECR_REPOSITORY} and the model archives under ${MODEL_PREFIX}/"
+{% include 'scripts/destroy_args.sh' %}
 command -v aws >/dev/null 2>&1 || die "aws is not installed or not on PATH"
 
-ACCOUNT_ID="$(aws sts get-caller-identity --query Account --output text)" \
-  || die "the AWS CLI has no working credentials (try: aws configure, or aws sso login)"
-readonly ACCOUNT_ID
-
+{% include 'scripts/aws_account.sh' %}
 # The bucket the stack was deployed with, unless MODEL_BUCKET says otherwise.
 MODEL_BUCKET="${MODEL_BUCKET:-}"
 if [[ -z "${MODEL_BUCKET}" ]]; then
@@ -81,27 +52,9 @@ It keeps the requests and results under s3://{{ cookiecutter.async_s3_bucket }}/
 {%- endif %}
 EOF
 
-if [[ "${assume_yes}" != true ]]; then
-  [[ -t 0 ]] || die "not a terminal: re-run with --yes to confirm"
-  read -r -p "Type the stack name (${STACK_NAME}) to confirm: " answer
-  [[ "${answer}" == "${STACK_NAME}" ]] || die "not confirmed; nothing was deleted"
-fi
-
-log "Deleting stack ${STACK_NAME}"
-aws cloudformation delete-stack --region "${REGION}" --stack-name "${STACK_NAME}"
-aws cloudformation wait stack-delete-complete --region "${REGION}" --stack-name "${STACK_NAME}"
-log "Stack ${STACK_NAME} deleted"
-
-if aws ecr describe-repositories --region "${REGION}" \
-  --repository-names "${ECR_REPOSITORY}" >/dev/null 2>&1; then
-  log "Deleting ECR repository ${ECR_REPOSITORY} and its images"
-  aws ecr delete-repository --region "${REGION}" \
-    --repository-name "${ECR_REPOSITORY}" --force >/dev/null
-  log "Repository ${ECR_REPOSITORY} deleted"
-else
-  log "ECR repository ${ECR_REPOSITORY} not found; nothing to delete there"
-fi
-
+{% include 'scripts/confirm_destroy.sh' %}
+{% include 'scripts/delete_stack.sh' %}
+{% include 'scripts/ecr_cleanup.sh' %}
 if [[ -n "${MODEL_BUCKET}" ]]; then
   log "Deleting the model archives under s3://${MODEL_BUCKET}/${MODEL_PREFIX}/"
   aws s3 rm --region "${REGION}" --recursive --only-show-errors \
