@@ -45,6 +45,17 @@ class Cli:
         assert "Traceback" not in result.output
         return result
 
+    def refused(self, root: Path, code: int, *args: str | Path) -> str:
+        """Run a command that must fail: its exit code, one line of error, and nothing under root changed."""
+        before = tree_snapshot(root)
+        result = self(*args)
+        assert result.exit_code == code, result.output
+        message = result.output.strip()
+        assert message.startswith("deploygen: error:") and "\n" not in message, message
+        assert tree_snapshot(root) == before
+        assert not any(p.name.startswith(".deploygen-") for p in root.iterdir())
+        return message
+
 
 @pytest.fixture
 def cli() -> Cli:

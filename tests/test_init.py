@@ -102,20 +102,9 @@ def test_hostile_names_never_reach_a_rendered_file(cli, iris_model, tmp_path):
 # --- bad input: one line, a documented exit code, nothing written ------------------------
 
 
-def _refused(cli, tmp_path, code, *args):
-    before = tree_snapshot(tmp_path)
-    result = cli(*args)
-    assert result.exit_code == code, result.output
-    message = result.output.strip()
-    assert message.startswith("deploygen: error:") and "\n" not in message, message
-    assert tree_snapshot(tmp_path) == before
-    assert not any(p.name.startswith(".deploygen-") for p in tmp_path.iterdir())
-    return message
-
-
 def test_missing_model(cli, tmp_path):
-    msg = _refused(cli, tmp_path, EXIT_ARTIFACT, "init", tmp_path / "nope.joblib", "--target", "lambda",
-                   "--output", tmp_path / "out")
+    msg = cli.refused(tmp_path, EXIT_ARTIFACT, "init", tmp_path / "nope.joblib", "--target", "lambda",
+                      "--output", tmp_path / "out")
     assert "does not exist" in msg
 
 
@@ -126,42 +115,42 @@ def test_unreadable_model(cli, iris_model, tmp_path):
     else:
         model.write_bytes(iris_model.read_bytes())
         model.chmod(0)
-    msg = _refused(cli, tmp_path, EXIT_ARTIFACT, "init", model, "--target", "lambda", "--output", tmp_path / "out")
+    msg = cli.refused(tmp_path, EXIT_ARTIFACT, "init", model, "--target", "lambda", "--output", tmp_path / "out")
     assert "cannot read" in msg
 
 
 def test_model_that_is_a_directory(cli, tmp_path):
     (tmp_path / "m.joblib").mkdir()
-    _refused(cli, tmp_path, EXIT_ARTIFACT, "init", tmp_path / "m.joblib", "--target", "lambda",
-             "--output", tmp_path / "out")
+    cli.refused(tmp_path, EXIT_ARTIFACT, "init", tmp_path / "m.joblib", "--target", "lambda",
+                "--output", tmp_path / "out")
 
 
 def test_unknown_extension(cli, tmp_path):
     (tmp_path / "model.h5").write_bytes(b"\x89HDF\r\n")
-    msg = _refused(cli, tmp_path, EXIT_ARTIFACT, "init", tmp_path / "model.h5", "--target", "lambda",
-                   "--output", tmp_path / "out")
+    msg = cli.refused(tmp_path, EXIT_ARTIFACT, "init", tmp_path / "model.h5", "--target", "lambda",
+                      "--output", tmp_path / "out")
     assert "--framework custom" in msg
 
 
 def test_file_that_is_not_a_pickle(cli, tmp_path):
     (tmp_path / "model.pkl").write_text("just some text\n")
-    _refused(cli, tmp_path, EXIT_ARTIFACT, "init", tmp_path / "model.pkl", "--target", "lambda",
-             "--output", tmp_path / "out")
+    cli.refused(tmp_path, EXIT_ARTIFACT, "init", tmp_path / "model.pkl", "--target", "lambda",
+                "--output", tmp_path / "out")
 
 
 def test_truncated_pickle(cli, iris_pickle, tmp_path):
     data = iris_pickle.read_bytes()
     (tmp_path / "model.pkl").write_bytes(data[: len(data) // 2])
-    _refused(cli, tmp_path, EXIT_ARTIFACT, "init", tmp_path / "model.pkl", "--target", "lambda",
-             "--output", tmp_path / "out")
+    cli.refused(tmp_path, EXIT_ARTIFACT, "init", tmp_path / "model.pkl", "--target", "lambda",
+                "--output", tmp_path / "out")
 
 
 def test_pickle_that_is_not_scikit_learn(cli, tmp_path):
     import pickle
 
     (tmp_path / "model.pkl").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
-    msg = _refused(cli, tmp_path, EXIT_ARTIFACT, "init", tmp_path / "model.pkl", "--target", "lambda",
-                   "--output", tmp_path / "out")
+    msg = cli.refused(tmp_path, EXIT_ARTIFACT, "init", tmp_path / "model.pkl", "--target", "lambda",
+                      "--output", tmp_path / "out")
     assert "not a scikit-learn model" in msg
 
 
@@ -175,8 +164,8 @@ def test_pickle_that_runs_code_is_refused_and_not_run(cli, tmp_path):
             return (os.system, (f"touch {marker}",))
 
     (tmp_path / "model.pkl").write_bytes(pickle.dumps(Evil()))
-    msg = _refused(cli, tmp_path, EXIT_ARTIFACT, "init", tmp_path / "model.pkl", "--target", "lambda",
-                   "--output", tmp_path / "out")
+    msg = cli.refused(tmp_path, EXIT_ARTIFACT, "init", tmp_path / "model.pkl", "--target", "lambda",
+                      "--output", tmp_path / "out")
     assert "system" in msg and not marker.exists()
 
 
@@ -203,8 +192,8 @@ def test_pickle_that_runs_code_is_refused_and_not_run(cli, tmp_path):
     ],
 )
 def test_out_of_range_options(cli, iris_model, tmp_path, options, field):
-    msg = _refused(cli, tmp_path, EXIT_SPEC, "init", iris_model, "--target", "lambda",
-                   "--output", tmp_path / "out", *options)
+    msg = cli.refused(tmp_path, EXIT_SPEC, "init", iris_model, "--target", "lambda",
+                      "--output", tmp_path / "out", *options)
     assert field in msg
 
 
@@ -220,7 +209,7 @@ def test_existing_output_is_refused_without_force(cli, iris_model, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    msg = _refused(cli, tmp_path, EXIT_EXISTS, "init", iris_model, "--target", "lambda", "--output", out)
+    msg = cli.refused(tmp_path, EXIT_EXISTS, "init", iris_model, "--target", "lambda", "--output", out)
     assert "--force" in msg
 
 

@@ -10,9 +10,7 @@ import pytest
 import inference
 from serving import codec, lambda_handler
 
-SAMPLE_BODY = (Path(__file__).parent / "sample_request.json").read_text(encoding="utf-8")
-SAMPLE_INPUTS = codec.decode_request(SAMPLE_BODY.encode("utf-8"), "application/json").inputs  # what predict receives
-
+{% include 'project/sample.py' %}
 
 def call(event):
     """Invoke the handler as Lambda does; return (status, content type, body text)."""
@@ -22,26 +20,6 @@ def call(event):
 
 def error_code(body):
     return json.loads(body)["error"]["code"]
-
-
-def to_csv(rows):
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(row if isinstance(row, list) else [row] for row in rows)
-    return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def expected():
-    """What predict returns for the sample rows, as the JSON the handler sends back."""
-    model = inference.load(os.environ["MODEL_DIR"])
-    return codec.to_jsonable(inference.predict(model, SAMPLE_INPUTS))
-
-
-@pytest.fixture
-def sample_csv():
-    if not (isinstance(SAMPLE_INPUTS, list) and all(isinstance(row, list) for row in SAMPLE_INPUTS)):
-        pytest.skip("CSV needs a sample request whose instances are lists")
-    return to_csv(SAMPLE_INPUTS)
 
 
 def test_sample_request_gets_the_model_predictions(make_event, expected):
