@@ -214,7 +214,9 @@ def _add_spec_and_model(tree: Path, spec: ProjectSpec, model_path: Path, model: 
     (tree / MODEL_DIR).mkdir(exist_ok=True)
     shutil.copyfile(model_path, tree / MODEL_DIR / model.file_name)
     spec.save(tree)
-    files = {rel: sha256_file(tree / rel) for rel in _files(tree) if rel not in USER_OWNED}
+    model_rel = f"{MODEL_DIR}/{model.file_name}"  # hashed already by detection; a model can be gigabytes
+    files = {rel: model.sha256 if rel == model_rel else sha256_file(tree / rel)
+             for rel in _files(tree) if rel not in USER_OWNED}
     Manifest(spec.target, __version__, files, list(USER_OWNED)).write(tree)
 
 
