@@ -30,11 +30,6 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256 as written
     user_owned: list[str] = field(default_factory=list)  # created once, never rewritten
 
-    def unchanged(self, project_dir: Path, rel: str) -> bool:
-        """True when the file at rel is exactly as deploygen last wrote it."""
-        path = project_dir / rel
-        return rel in self.files and path.is_file() and sha256_file(path) == self.files[rel]
-
     def write(self, project_dir: Path) -> None:
         path = project_dir / MANIFEST_PATH
         path.parent.mkdir(parents=True, exist_ok=True)

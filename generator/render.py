@@ -231,21 +231,22 @@ def _update(tree: Path, dest: Path, stage: Path) -> RenderReport:
     an existing user-owned file is kept; anything else in the way is copied
     aside to <name>.orig first. Every move is journalled and undone on failure.
     """
-    old = read_manifest(dest)
+    old, new = read_manifest(dest), read_manifest(tree)  # new: the hashes just written, not read again
     report = RenderReport(dest)
     journal: list[tuple[Path, Path | None]] = []  # (path written, where its old bytes were moved)
     try:
         for rel in _files(tree):
             src, dst = tree / rel, dest / rel
+            dst_hash = sha256_file(dst) if dst.is_file() else None  # once: a model can be gigabytes
             if not dst.exists():
                 report.added.append(rel)
-            elif dst.is_file() and sha256_file(dst) == sha256_file(src):
+            elif dst_hash is not None and dst_hash == (new.files.get(rel) or sha256_file(src)):
                 report.unchanged.append(rel)
                 continue
             elif rel in USER_OWNED:
                 report.kept.append(rel)
                 continue
-            elif old is not None and old.unchanged(dest, rel):
+            elif old is not None and dst_hash is not None and old.files.get(rel) == dst_hash:
                 report.replaced.append(rel)
             saved = None
             if dst.exists():
