@@ -103,6 +103,9 @@ def target_options(command):
 @click.option("--output", type=click.Path(path_type=Path), help="Project folder to create. Default: ./NAME.")
 @click.option("--framework", type=click.Choice(frameworks.FRAMEWORK_CHOICES), default=None,
               help="Model framework; auto (default) detects it from the file's bytes.")
+@click.option("--features", type=click.IntRange(1, 1_000_000), default=None,
+              help="Input features per row, for a model whose file does not record it (TorchScript, custom): "
+                   "sizes the sample request.")
 @click.option("--config", type=click.Path(path_type=Path),
               help="Start from this deploygen.yaml; options given here override it.")
 @click.option("--region", help="AWS region. Default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1.")
@@ -110,7 +113,8 @@ def target_options(command):
               help="Update an existing folder: replaces only files deploygen wrote and nobody edited; "
                    "keeps the rest (edited files are saved as NAME.orig).")
 @target_options
-def init(model: Path, target, name, output, framework, config, region, force, **option_values) -> None:
+def init(model: Path, target, name, output, framework, features, config, region, force,
+         **option_values) -> None:
     """Scaffold a project that deploys MODEL on a target."""
     from . import render
 
@@ -119,7 +123,7 @@ def init(model: Path, target, name, output, framework, config, region, force, **
     if target not in specs.TARGETS:
         raise click.UsageError(f"--target is required: one of {', '.join(specs.TARGETS)}")
     framework = framework or (base.get("model") or {}).get("framework") or "auto"
-    info = frameworks.detect(model, framework)
+    info = frameworks.detect(model, framework, features)
     given = {flag: value for flag, _, _ in TARGET_OPTIONS
              if (value := option_values[_param(flag)]) is not None and value is not False}
     spec = specs.from_dict(
@@ -160,15 +164,20 @@ def _model_section(model: Path, info: frameworks.ModelInfo) -> dict:
         "sha256": info.sha256,
         "framework_version": info.framework_version,
         "version_source": info.version_source,
+        "artifact_version": info.artifact_version,
         "original_name": model.name,
         "estimator": info.estimator,
         "n_features": info.n_features,
+        "task": info.task,
     }
 
 
 def _print_report(report, spec, info) -> None:
     click.echo(f"Rendered {spec.target} project in {report.project_dir}")
     click.echo(f"  model: {info.framework} {info.framework_version or ''} ({info.estimator or 'custom'})".rstrip())
+    if info.version_source == "tested":
+        click.echo(f"  pinned {info.requirements[0]}: the model file records no release "
+                   f"({info.artifact_version or 'nothing'}), so deploygen pins the one its tests prove")
     for rel in report.kept:
         click.echo(f"  kept your {rel}")
     for rel, backup in report.backed_up:
@@ -177,6 +186,9 @@ def _print_report(report, spec, info) -> None:
         click.echo("  warning: --auth none makes the endpoint public: anyone with the URL can call it, at your cost")
     if info.framework == "custom":
         click.echo("  next: complete load() and predict() in src/inference.py")
+    elif info.n_features is None and info.sample_row is None:
+        click.echo("  note: the model file does not record its input size; the sample request has one feature: "
+                   "give --features N")
     click.echo(f"  next: cd {report.project_dir} && pip install -r requirements-dev.txt && pytest")
 
 

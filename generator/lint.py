@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import spec as specs
 from .errors import PathError, SpecError
-from .manifest import sha256_file
+from .frameworks import artifact_sha256, artifact_size
 from .targets import fit_problems
 
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
@@ -67,13 +67,13 @@ def lint_spec(project_dir: Path) -> tuple[list[Finding], list[str]]:
         return [Finding(str(path), 1, 1, "error", "DG001", str(err))], []
     findings = []
     model = project_dir / spec.model.path
-    if not model.is_file():
+    if not (model.is_dir() if spec.model.framework == "transformers" else model.is_file()):
         findings.append(Finding(str(path), 1, 1, "error", "DG002", f"model.path {spec.model.path} is missing"))
     else:
-        if sha256_file(model) != spec.model.sha256:
+        if artifact_sha256(model) != spec.model.sha256:
             findings.append(Finding(str(path), 1, 1, "warning", "DG002",
                                     f"{spec.model.path} changed since it was recorded: run `deploygen init` again"))
-        for problem in fit_problems(spec, model.stat().st_size):
+        for problem in fit_problems(spec, artifact_size(model)):
             findings.append(Finding(str(path), 1, 1, "error", "DG003", problem))
     return findings, [spec.region]
 

@@ -9,6 +9,7 @@ move the result into place. A failure at any step leaves the disk as it was.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -81,6 +82,13 @@ def build_context(spec: ProjectSpec, model: ModelInfo) -> dict[str, Any]:
         "model_file": model.file_name,
         "requirements": "\n".join(model.requirements),
         "sample_request": model.sample_request(),
+        "task": model.task or "",
+        "objective": model.objective,
+        "labels": json.dumps(list(model.labels)),
+        "cpu_index": model.cpu_index,
+        "torch_requirement": next((r for r in model.requirements if r.startswith("torch==")), ""),
+        "debian_packages": model.system_libraries.get("debian", ""),
+        "amazon_linux_packages": model.system_libraries.get("amazon_linux", ""),
         "log_retention_days": LOG_RETENTION_DAYS,
         "python_version": PYTHON_VERSION,
         "_extensions": [],
@@ -212,11 +220,18 @@ def _prune_empty(tree: Path) -> None:
 
 def _add_spec_and_model(tree: Path, spec: ProjectSpec, model_path: Path, model: ModelInfo) -> None:
     (tree / MODEL_DIR).mkdir(exist_ok=True)
-    shutil.copyfile(model_path, tree / MODEL_DIR / model.file_name)
+    target = tree / MODEL_DIR / model.file_name
+    # Hashed already by detection (a model can be gigabytes): those hashes go into the manifest as they are.
+    known = {f"{MODEL_DIR}/{model.file_name}": model.sha256}
+    if model_path.is_dir():
+        target.mkdir()
+        for name in model.files:  # only what detection read: no pickled weights, nothing hidden
+            shutil.copyfile(model_path / name, target / name)
+        known = {f"{MODEL_DIR}/{model.file_name}/{name}": digest for name, digest in model.files.items()}
+    else:
+        shutil.copyfile(model_path, target)
     spec.save(tree)
-    model_rel = f"{MODEL_DIR}/{model.file_name}"  # hashed already by detection; a model can be gigabytes
-    files = {rel: model.sha256 if rel == model_rel else sha256_file(tree / rel)
-             for rel in _files(tree) if rel not in USER_OWNED}
+    files = {rel: known.get(rel) or sha256_file(tree / rel) for rel in _files(tree) if rel not in USER_OWNED}
     Manifest(spec.target, __version__, files, list(USER_OWNED)).write(tree)
 
 

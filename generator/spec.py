@@ -18,12 +18,12 @@ import yaml
 
 from . import __version__
 from .errors import SpecError
+from .frameworks import FRAMEWORKS
 from .limits import data_file, limit
 from .sagemaker_instances import instance_type
 
 SPEC_FILE = "deploygen.yaml"
 TARGETS = ("lambda", "sagemaker", "ecs")
-FRAMEWORKS = ("sklearn", "custom")
 ARCHITECTURES = ("x86_64", "arm64")
 HEADER = "# deploygen.yaml: the spec this project is rendered from. Yours to edit; generated files follow it.\n"
 
@@ -34,10 +34,12 @@ class ModelSpec:
     framework: str
     sha256: str
     framework_version: str | None = None
-    version_source: str = "artifact"  # where framework_version came from: artifact | none
+    version_source: str = "artifact"  # where framework_version came from: artifact | tested | none
+    artifact_version: str | None = None  # what the artifact records of its writer or format
     original_name: str | None = None  # the artifact's file name as the user gave it
     estimator: str | None = None  # e.g. sklearn.linear_model._logistic.LogisticRegression
     n_features: int | None = None
+    task: str | None = None  # classification | regression | None: found when predicting
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """The request contract (templates/shared/serving/codec.py) and the Lambda handler template that serves it."""
+import csv
 import importlib.util
+import io
 import json
 import os
 import re
@@ -45,19 +47,27 @@ ROWS = IRIS.data[[0, 50, 100]]  # one flower of each species
 MODEL = LogisticRegression(max_iter=1000).fit(IRIS.data, IRIS.target)
 
 
-def iris_predict(rows):
-    return MODEL.predict(np.asarray(rows, dtype=float))
+def iris_predict(rows, return_probabilities=False):
+    """An adapter's predict: codec.call_predict around a user predict like the generated sklearn one."""
+    return codec.call_predict(user_predict, MODEL, rows, return_probabilities)
+
+
+def user_predict(model, rows, return_probabilities=False):
+    labels = model.predict(np.asarray(rows, dtype=float))
+    if not return_probabilities:
+        return labels
+    return {"predictions": labels, "probabilities": model.predict_proba(np.asarray(rows, dtype=float))}
 
 
 def returning(value):
     """A predict function that ignores its inputs and returns value."""
-    return lambda inputs: value
+    return lambda inputs, return_probabilities=False: value
 
 
 class Recorder:
     """A predict function that remembers what it was given."""
 
-    def __call__(self, inputs):
+    def __call__(self, inputs, return_probabilities=False):
         self.inputs = inputs
         return [0]
 
@@ -104,11 +114,52 @@ def test_inputs_can_be_anything_and_reach_predict_unchanged():
 
 
 def test_extra_keys_are_accepted_and_exposed_as_options():
-    body = {"instances": ROWS.tolist(), "return_probabilities": True}
+    body = {"instances": ROWS.tolist(), "return_probabilities": True, "trace": "abc"}
     assert predictions_of(post(body)) == [0, 1, 2]
     request = codec.decode_request(json.dumps(body).encode(), "application/json")
-    assert request.options == {"return_probabilities": True}
+    assert request.options == {"return_probabilities": True, "trace": "abc"}
     assert request.inputs == ROWS.tolist()
+
+
+def test_probabilities_come_beside_the_labels_when_asked_for():
+    response = post({"instances": ROWS.tolist(), "return_probabilities": True})
+    assert response.status == 200
+    body = json.loads(response.body)
+    assert body["predictions"] == [0, 1, 2]
+    assert np.allclose(body["probabilities"], MODEL.predict_proba(ROWS))
+    assert json.loads(post({"instances": ROWS.tolist(), "return_probabilities": False}).body) == {
+        "predictions": [0, 1, 2]}
+
+
+def test_probabilities_as_csv_follow_each_label():
+    response = post({"instances": ROWS.tolist(), "return_probabilities": True}, accept="text/csv")
+    rows = list(csv.reader(io.StringIO(response.body.decode())))
+    assert [int(row[0]) for row in rows] == [0, 1, 2]
+    assert np.allclose([[float(v) for v in row[1:]] for row in rows], MODEL.predict_proba(ROWS))
+
+
+@pytest.mark.parametrize("predict", [
+    returning({"predictions": [0], "probabilities": None}),  # the model has none: predict says so
+    lambda rows, asked: codec.call_predict(lambda model, rows: [0], None, rows, asked),  # an older predict
+])
+def test_probabilities_from_a_model_without_them_are_a_client_error(predict):
+    response = post({"instances": [[1, 2]], "return_probabilities": True}, predict=predict)
+    assert response.status == 400
+    assert error_of(response)["code"] == codec.NO_PROBABILITIES
+    assert post({"instances": [[1, 2]]}, predict=predict).status == 200
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None, [True]])
+def test_return_probabilities_must_be_a_boolean(value):
+    response = post({"instances": ROWS.tolist(), "return_probabilities": value})
+    assert response.status == 400
+    assert error_of(response)["code"] == codec.INVALID_SHAPE
+
+
+def test_texts_are_rows_too():
+    recorder = Recorder()
+    predictions_of(post({"instances": ["a good film", "a bad one"]}, predict=recorder))
+    assert recorder.inputs == ["a good film", "a bad one"]
 
 
 def test_a_byte_order_mark_is_tolerated():
@@ -120,7 +171,7 @@ def test_a_byte_order_mark_is_tolerated():
     {"instances": [[1, 2, 3, 4]], "inputs": [[1, 2, 3, 4]]},  # both keys
     {"rows": [[1, 2, 3, 4]]},  # neither
     {"instances": []},  # empty
-    {"instances": [1, 2, 3, 4]},  # rows that are neither lists nor objects
+    {"instances": [1, 2, 3, 4]},  # rows that are neither lists, objects nor texts
     {"instances": "1,2,3,4"},  # not a list
     42,
 ])
@@ -274,7 +325,7 @@ def test_predictions_that_cannot_be_encoded_are_500(result, accept, caplog):
 
 
 def test_predict_raising_is_500_logged_and_never_leaked(caplog):
-    def broken(rows):
+    def broken(rows, return_probabilities=False):
         raise ValueError("X has 3 features, secret internals at /srv/model.py line 12")
 
     response = post({"instances": ROWS.tolist()}, predict=broken)

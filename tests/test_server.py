@@ -297,13 +297,13 @@ def load(model_dir):
     return _real_load(model_dir)
 
 
-def predict(model, inputs):
+def predict(model, inputs, return_probabilities=False):
     if isinstance(inputs, dict) and "sleep" in inputs:
         _time.sleep(inputs["sleep"])
         return [0]
     if isinstance(inputs, dict) and "raise" in inputs:
         raise RuntimeError("secret detail from deep inside the model")
-    return _real_predict(model, inputs)
+    return _real_predict(model, inputs, return_probabilities)
 """
 JSON_IN = {"Content-Type": "application/json"}
 

@@ -5,6 +5,7 @@ Transport-agnostic: the Lambda handler and the HTTP server pass in the raw body 
 and Accept headers, and send back the Response. Standard library only; numpy results are duck-typed.
 """
 import csv
+import inspect
 import io
 import json
 import logging
@@ -16,7 +17,7 @@ log = logging.getLogger("serving")
 
 JSON = "application/json"
 CSV = "text/csv"
-EXPECTED_JSON = 'a JSON object {"instances": [row, ...]} with rows as lists or objects, or {"inputs": ...}'
+EXPECTED_JSON = 'a JSON object {"instances": [row, ...]} with rows as lists, objects or texts, or {"inputs": ...}'
 EXPECTED_CSV = "CSV rows of values, one per line, without a header"
 
 # Error codes: the "code" of every error body.
@@ -30,6 +31,7 @@ UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415
 PREDICTION_FAILED = "prediction_failed"  # 500: predict raised
 UNSERIALIZABLE_PREDICTION = "unserializable_prediction"  # 500: predict returned what JSON/CSV cannot hold
 NOT_READY = "not_ready"  # 503: the model is not loaded
+NO_PROBABILITIES = "no_probabilities"  # 400: "return_probabilities": true, and the model gives none
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class Request:
     inputs: Any  # what predict receives: the "instances" rows, the "inputs" value or the CSV rows
     options: dict = field(default_factory=dict)  # the other top-level JSON keys, reserved for options
 
+    @property
+    def return_probabilities(self) -> bool:
+        return self.options.get("return_probabilities") is True
+
 
 class RequestError(Exception):
     """A request the client has to fix."""
@@ -54,8 +60,11 @@ class RequestError(Exception):
 
 
 def respond(body: bytes, content_type: str | None, accept: str | None,
-            predict: Callable[[Any], Any], max_body_bytes: int) -> Response:
-    """Answer one prediction request. Never raises; tracebacks go to the log, never into the response."""
+            predict: Callable[[Any, bool], Any], max_body_bytes: int) -> Response:
+    """Answer one prediction request. Never raises; tracebacks go to the log, never into the response.
+
+    predict(inputs, return_probabilities) is the adapter's call of the user's predict (see call_predict).
+    """
     try:
         if len(body) > max_body_bytes:
             return body_too_large_response(max_body_bytes)
@@ -64,12 +73,20 @@ def respond(body: bytes, content_type: str | None, accept: str | None,
     except RequestError as error:
         return error_response(error.status, error.code, error.message)
     try:
-        predictions = predict(request.inputs)
+        result = predict(request.inputs, request.return_probabilities)
+    except RequestError as error:
+        return error_response(error.status, error.code, error.message)
     except Exception:
         log.exception("predict raised")
         return error_response(500, PREDICTION_FAILED, "The model failed on this request; see the service logs.")
+    if request.return_probabilities:
+        if not isinstance(result, dict) or result.get("probabilities") is None:
+            return error_response(400, NO_PROBABILITIES, "This model gives no probabilities; leave out "
+                                                         '"return_probabilities".')
+    else:
+        result = {"predictions": result}
     try:
-        return Response(200, media_type, _encode(predictions, media_type))
+        return Response(200, media_type, _encode(result, media_type))
     except Exception:
         log.exception("Cannot write the predictions as %s", media_type)
         return error_response(500, UNSERIALIZABLE_PREDICTION,
@@ -107,6 +124,19 @@ def decode_request(body: bytes, content_type: str | None) -> Request:
         raise RequestError(400, MALFORMED_BODY, f"The body cannot be parsed; send {expected}.") from None
 
 
+def call_predict(predict: Callable, model: Any, inputs: Any, return_probabilities: bool) -> Any:
+    """The user's predict(model, inputs), with return_probabilities=True only when the client asked.
+
+    A predict without that parameter (written before it existed, or for a model without
+    probabilities) gets a 400 for such a request rather than an unexpected keyword.
+    """
+    if not return_probabilities:
+        return predict(model, inputs)
+    if "return_probabilities" not in inspect.signature(predict).parameters:
+        raise RequestError(400, NO_PROBABILITIES, 'This model gives no probabilities; leave out "return_probabilities".')
+    return predict(model, inputs, return_probabilities=True)
+
+
 def to_jsonable(value: Any) -> Any:
     """Plain JSON data from a predict result: numpy arrays and scalars via tolist(), NaN and infinities as None."""
     if hasattr(value, "tolist"):  # numpy arrays and numpy scalars alike (a scalar's tolist() is a Python scalar)
@@ -127,10 +157,12 @@ def _decode_json(text: str) -> Request:
     if not isinstance(document, dict) or ("instances" in document) == ("inputs" in document):
         raise RequestError(400, INVALID_SHAPE, f"Expected {EXPECTED_JSON}, with exactly one of the two keys.")
     options = {key: value for key, value in document.items() if key not in ("instances", "inputs")}
+    if not isinstance(options.get("return_probabilities", False), bool):
+        raise RequestError(400, INVALID_SHAPE, '"return_probabilities" must be true or false.')
     if "inputs" in document:
         return Request(document["inputs"], options)
     rows = document["instances"]
-    if not isinstance(rows, list) or not rows or not all(isinstance(row, (list, dict)) for row in rows):
+    if not isinstance(rows, list) or not rows or not all(isinstance(row, (list, dict, str)) for row in rows):
         raise RequestError(400, INVALID_SHAPE,
                            f'"instances" must be a non-empty list of rows; expected {EXPECTED_JSON}.')
     return Request(rows, options)
@@ -184,13 +216,21 @@ def _q_value(text: str) -> float:
     return q if 0.0 <= q <= 1.0 else 1.0
 
 
-def _encode(predictions: Any, media_type: str) -> bytes:
-    predictions = to_jsonable(predictions)
+def _encode(result: dict, media_type: str) -> bytes:
+    """{"predictions": ...} (plus "probabilities" when asked for) as JSON, or as CSV rows:
+    one row per prediction, its probabilities in the columns after it."""
+    result = {key: to_jsonable(result[key]) for key in ("predictions", "probabilities") if key in result}
     if media_type == JSON:
-        return json.dumps({"predictions": predictions}, allow_nan=False).encode()
+        return json.dumps(result, allow_nan=False).encode()
+    predictions, probabilities = result["predictions"], result.get("probabilities")
+    predictions = predictions if isinstance(predictions, list) else [predictions]
+    if probabilities is not None:
+        if not isinstance(probabilities, list) or len(probabilities) != len(predictions):
+            raise TypeError("probabilities must hold one row per prediction")
+        predictions = [[label, *(p if isinstance(p, list) else [p])] for label, p in zip(predictions, probabilities)]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    for prediction in predictions if isinstance(predictions, list) else [predictions]:
+    for prediction in predictions:
         row = prediction if isinstance(prediction, list) else [prediction]  # a list fills several columns
         if any(isinstance(cell, (list, dict)) for cell in row):
             raise TypeError("a CSV cell cannot hold a list or an object")

@@ -110,11 +110,11 @@ async def _lifespan(receive, send):
     await send({"type": "lifespan.shutdown.complete"})
 
 
-def _predict(inputs):
+def _predict(inputs, return_probabilities):
     thread = threading.get_ident()
     _running[thread] = time.monotonic()
     try:
-        return inference.predict(model, inputs)
+        return codec.call_predict(inference.predict, model, inputs, return_probabilities)
     finally:
         del _running[thread]
 

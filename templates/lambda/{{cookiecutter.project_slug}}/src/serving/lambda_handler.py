@@ -66,5 +66,5 @@ def _body(event) -> bytes:
     return body.encode("utf-8")
 
 
-def _predict(inputs):
-    return inference.predict(model, inputs)
+def _predict(inputs, return_probabilities):
+    return codec.call_predict(inference.predict, model, inputs, return_probabilities)
