@@ -12,6 +12,7 @@ import hashlib
 import json
 import mmap
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Iterator
 from . import formats
 from .errors import ArtifactError
 from .limits import data_file
-from .pickle_scan import scan_pickle
+from .pickle_scan import is_suspicious, scan_pickle
 
 FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "onnx", "torchscript", "transformers", "custom")
 FRAMEWORK_CHOICES = ("auto", *FRAMEWORKS)
@@ -323,8 +324,8 @@ def _torch(path: Path, base: dict) -> ModelInfo:
                 fmt = archive.read(f"{root}/version").decode().strip() if f"{root}/version" in names else "?"
             elif pickles:
                 data_pkl = archive.read(pickles[0])
-    except zipfile.BadZipFile as err:
-        raise formats.FormatError(f"is not a readable zip archive ({err})") from None
+    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, zlib.error) as err:  # ValueError: bad names
+        raise formats.FormatError(f"is not a readable zip archive ({type(err).__name__})") from None
     if scripted:
         version = tested_version("torch")
         return ModelInfo(framework="torchscript", file_name="model.pt", **base, framework_version=version,
@@ -338,20 +339,29 @@ def _torch(path: Path, base: dict) -> ModelInfo:
 
 
 def _torch_save_kind(data_pkl: bytes, path: Path) -> str:
-    """What torch.save wrote, read from the pickle's opcodes (never unpickled)."""
-    import tempfile
+    """What torch.save wrote, from the globals its pickle names (read with pickletools, never unpickled).
 
-    with tempfile.NamedTemporaryFile(suffix=".pkl") as copy:
-        copy.write(data_pkl)
-        copy.flush()
-        try:
-            scan = scan_pickle(copy.name)
-        except ArtifactError:
-            return "is a torch.save file whose pickle cannot be read"
-    if scan.suspicious:
-        return f"is a torch.save file that calls {', '.join(scan.suspicious)} when loaded, which runs code"
-    root = ".".join(scan.root_class) if scan.root_class else "dict"
-    if root in ("collections.OrderedDict", "dict"):
+    torch.save pickles tensors as persistent ids, which the scikit-learn scanner refuses, so
+    this reads the opcodes alone: the first global is the saved object's class or factory.
+    """
+    import pickletools
+
+    names, strings = [], []
+    try:
+        for opcode, arg, _ in pickletools.genops(data_pkl):
+            if opcode.name == "GLOBAL":
+                names.append(tuple(str(arg).split(" ", 1)))
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                names.append((strings[-2], strings[-1]))
+            elif isinstance(arg, str):
+                strings.append(arg)
+    except Exception:  # pickletools raises ValueError and others on damaged streams
+        return "is a torch.save file whose pickle is damaged"
+    suspicious = [f"{m}.{n}" for m, n in names if is_suspicious(m, n)]
+    if suspicious:
+        return f"is a torch.save file that calls {', '.join(suspicious)} when loaded, which runs code"
+    root = ".".join(names[0]) if names else "dict"
+    if root in ("collections.OrderedDict", "builtins.dict", "dict"):
         return "is a state_dict: weights without the model's code, which cannot be served alone"
     return f"is a pickled {root} (torch.save of the whole model): loading it runs that class's code"
 

@@ -566,7 +566,7 @@ class _Scanner:
             globals=tuple(self.globals),
             sklearn_version=version,
             n_features_in=_n_features_in(estimator) if estimator else None,
-            suspicious=tuple(f"{m}.{n}" for m, n in self.globals if _is_suspicious(m, n)),
+            suspicious=tuple(f"{m}.{n}" for m, n in self.globals if is_suspicious(m, n)),
         )
 
     def _note_global(self, module: str, name: str) -> None:
@@ -737,7 +737,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_suspicious(module: str, name: str) -> bool:
+def is_suspicious(module: str, name: str) -> bool:
     parts = name.split(".")
     # From protocol 4 a dotted name is an attribute walk from the module, so
     # ("sklearn.base", "os.system") reaches os.system: test every start of the

@@ -85,3 +85,19 @@ def cfn_lint():
     from stacks import cfn_linter
 
     return cfn_linter()
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory):
+    """zoo("xgboost") or zoo("xgboost-ubj"): a small real model of that kind, built once per test session."""
+    from model_zoo import build
+
+    built: dict = {}
+
+    def get(name: str):
+        if name not in built:
+            framework, _, variant = name.partition("-")
+            built[name] = build(framework, tmp_path_factory.mktemp(name), variant)
+        return built[name]
+
+    return get

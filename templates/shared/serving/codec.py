@@ -5,7 +5,6 @@ Transport-agnostic: the Lambda handler and the HTTP server pass in the raw body 
 and Accept headers, and send back the Response. Standard library only; numpy results are duck-typed.
 """
 import csv
-import inspect
 import io
 import json
 import logging
@@ -132,6 +131,8 @@ def call_predict(predict: Callable, model: Any, inputs: Any, return_probabilitie
     """
     if not return_probabilities:
         return predict(model, inputs)
+    import inspect  # here, not at the top: it costs milliseconds of every cold start, and few requests ask
+
     if "return_probabilities" not in inspect.signature(predict).parameters:
         raise RequestError(400, NO_PROBABILITIES, 'This model gives no probabilities; leave out "return_probabilities".')
     return predict(model, inputs, return_probabilities=True)
