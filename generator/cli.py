@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import click
 
 from . import __version__, frameworks, spec as specs, targets
-from .errors import EXIT_INTERNAL, DeployGenError, SpecError
+from .errors import EXIT_INTERNAL, ConflictError, DeployGenError, PathError, SpecError
 from .names import aws_names
 
 EXIT_CODES_HELP = (
@@ -17,7 +18,8 @@ EXIT_CODES_HELP = (
     "3 the model file is missing, unreadable or not recognised; "
     "4 invalid spec or option, or the model does not fit the target; "
     "5 the output exists (use --force) or cannot be written; 6 the project cannot be served here "
-    "(install its requirements, or choose another --port); 70 internal error."
+    "(install its requirements, or choose another --port); 7 re-rendering would overwrite your edits of generated "
+    "files (nothing written; --force merges them); 70 internal error."
 )
 
 
@@ -157,7 +159,7 @@ def _default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
-def _model_section(model: Path, info: frameworks.ModelInfo) -> dict:
+def _model_section(model: Path, info: frameworks.ModelInfo, original_name: str | None = None) -> dict:
     return {
         "path": f"model/{info.file_name}",
         "framework": info.framework,
@@ -165,7 +167,7 @@ def _model_section(model: Path, info: frameworks.ModelInfo) -> dict:
         "framework_version": info.framework_version,
         "version_source": info.version_source,
         "artifact_version": info.artifact_version,
-        "original_name": model.name,
+        "original_name": original_name or model.name,
         "estimator": info.estimator,
         "n_features": info.n_features,
         "task": info.task,
@@ -173,15 +175,14 @@ def _model_section(model: Path, info: frameworks.ModelInfo) -> dict:
 
 
 def _print_report(report, spec, info) -> None:
-    click.echo(f"Rendered {spec.target} project in {report.project_dir}")
+    click.echo(f"Rendered {spec.target} project in {report.project}")
     click.echo(f"  model: {info.framework} {info.framework_version or ''} ({info.estimator or 'custom'})".rstrip())
     if info.version_source == "tested":
         click.echo(f"  pinned {info.requirements[0]}: the model file records no release "
                    f"({info.artifact_version or 'nothing'}), so deploygen pins the one its tests prove")
-    for rel in report.kept:
-        click.echo(f"  kept your {rel}")
-    for rel, backup in report.backed_up:
-        click.echo(f"  {rel} had changes of yours: saved them as {backup}")
+    if report.changed or report.removed or report.kept or report.conflicts:  # an update (--force)
+        for line in report.lines():
+            click.echo(line)
     if spec.target == "lambda" and spec.options.auth == "none":
         click.echo("  warning: --auth none makes the endpoint public: anyone with the URL can call it, at your cost")
     if info.framework == "custom":
@@ -189,7 +190,105 @@ def _print_report(report, spec, info) -> None:
     elif info.n_features is None and info.sample_row is None:
         click.echo("  note: the model file does not record its input size; the sample request has one feature: "
                    "give --features N")
-    click.echo(f"  next: cd {report.project_dir} && pip install -r requirements-dev.txt && pytest")
+    click.echo(f"  next: cd {report.project} && pip install -r requirements-dev.txt && pytest")
+
+
+def rerender_options(command):
+    command = click.option("--force", is_flag=True, help="Go on over your edits of generated files: merge them, "
+                                                         "or keep yours as NAME.orig where no merge is possible.")(command)
+    return click.option("--dry-run", is_flag=True,
+                        help="Print the plan (added, changed, removed, kept, conflicts); write nothing.")(command)
+
+
+def _project_model(project: Path, current: specs.ProjectSpec) -> tuple[frameworks.ModelInfo, dict]:
+    """The project's model detected again (it may have been replaced), and its spec section."""
+    path = project / current.model.path
+    info = frameworks.detect(path, current.model.framework)
+    if info.n_features is None and current.model.n_features and not isinstance(info.sample_row, str):
+        info = frameworks.detect(path, current.model.framework, current.model.n_features)
+    info = dataclasses.replace(info, file_name=Path(current.model.path).name)  # where it is, as the spec says
+    return info, _model_section(Path(current.model.path), info, current.model.original_name)
+
+
+def _open_project(project: Path) -> tuple[Path, specs.ProjectSpec, dict]:
+    from . import rerender
+
+    project = project.absolute()
+    if not project.is_dir():
+        raise PathError(f"{project} is not a folder: give a project rendered by deploygen init")
+    current = specs.load(project)
+    rerender.check_project(project)
+    raw = specs.read_yaml(project / specs.SPEC_FILE)
+    return project, current, raw
+
+
+def _rerender(project: Path, spec: specs.ProjectSpec, info, dry_run: bool, force: bool, spec_bytes,
+              done: str, copies=None) -> None:
+    from . import render, rerender
+
+    with render._staging(project.parent) as stage:
+        plan = rerender.rerender(project, spec, info, Path(stage), render.render_tree, force=force,
+                                 dry_run=dry_run, spec_bytes=spec_bytes, copies=copies)
+    click.echo(f"Plan for {project} (--dry-run: nothing written):" if dry_run else f"{done} {project}")
+    for line in plan.lines() if plan.writes else ["  nothing to do: every file is as deploygen would write it"]:
+        click.echo(line)
+    if dry_run and plan.conflicts and not force:
+        click.echo(f"deploygen: error: {len(plan.conflicts)} conflict(s): without --force nothing would be "
+                   "written", err=True)
+        sys.exit(ConflictError.exit_code)
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("project", type=click.Path(path_type=Path), default=".")
+@rerender_options
+def render(project: Path, dry_run: bool, force: bool) -> None:
+    """Re-render PROJECT's generated files from its deploygen.yaml as it now stands."""
+    project, current, raw = _open_project(project)
+    info, model = _project_model(project, current)
+    spec = specs.from_dict({**raw, "model": model, "deploygen_version": __version__})
+    targets.check_fit(spec, info.size_bytes)
+    same = raw.get("model") == model and raw.get("deploygen_version") == __version__
+    spec_bytes = (project / specs.SPEC_FILE).read_bytes() if same else None  # keep the user's comments
+    _rerender(project, spec, info, dry_run, force, spec_bytes, "Re-rendered")
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.option("--to", "to", type=click.Choice(specs.TARGETS), required=True, help="The target to move to.")
+@click.argument("project", type=click.Path(path_type=Path), default=".")
+@rerender_options
+@target_options
+def switch(to: str, project: Path, dry_run: bool, force: bool, **option_values) -> None:
+    """Move PROJECT's model to another target, keeping your code, tests and files."""
+    project, current, raw = _open_project(project)
+    info, model = _project_model(project, current)
+    given = {flag: value for flag, _, _ in TARGET_OPTIONS
+             if (value := option_values[_param(flag)]) is not None and value is not False}
+    data = {**current.to_dict(), "model": model, "target": to, "deploygen_version": __version__}
+    data[to] = specs.options_from_flags(to, given, data.get(to))  # options kept from an earlier stay there
+    spec = specs.from_dict(data, source=None)
+    targets.check_fit(spec, info.size_bytes)
+    for warning in targets.switch_warnings(current, spec):
+        click.echo(f"  warning: {warning}")
+    moved = to != current.target
+    _rerender(project, spec, info, dry_run, force, None,
+              f"Switched from {current.target} to {to}:" if moved else "Re-rendered",
+              _old_destroy_script(project, current.target) if moved else None)
+    if not dry_run and moved:
+        click.echo(f"  next: scripts/deploy.sh deploys the {to} stack beside the {current.target} one; point "
+                   f"clients at its URL, then remove the old stack with scripts/destroy-{current.target}.sh")
+
+
+def _old_destroy_script(project: Path, old_target: str) -> dict:
+    """The old target's destroy script, kept as the user's scripts/destroy-<target>.sh: it removes the old
+    stack once clients have moved (the new target's destroy.sh removes only the new one)."""
+    script = project / "scripts" / "destroy.sh"
+    if not script.is_file():
+        return {}
+    lines = script.read_bytes().split(b"\n")
+    note = (f"# Kept by deploygen switch when this project left {old_target}: it removes the old {old_target} "
+            "stack. Yours: run it once clients have moved, then delete it.").encode()
+    lines.insert(1 if lines[0].startswith(b"#!") else 0, note)
+    return {f"scripts/destroy-{old_target}.sh": (b"\n".join(lines), script.stat().st_mode & 0o777)}
 
 
 @main.command(epilog=EXIT_CODES_HELP)

@@ -35,6 +35,12 @@ class ServeError(DeployGenError):
     exit_code = 6
 
 
+class ConflictError(DeployGenError):
+    """Re-rendering would overwrite or remove a generated file the user edited; nothing was written."""
+
+    exit_code = 7
+
+
 class PathError(DeployGenError):
     """A path given on the command line does not exist."""
 

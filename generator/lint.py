@@ -72,7 +72,7 @@ def lint_spec(project_dir: Path) -> tuple[list[Finding], list[str]]:
     else:
         if artifact_sha256(model) != spec.model.sha256:
             findings.append(Finding(str(path), 1, 1, "warning", "DG002",
-                                    f"{spec.model.path} changed since it was recorded: run `deploygen init` again"))
+                                    f"{spec.model.path} changed since it was recorded: run `deploygen render` to take it"))
         for problem in fit_problems(spec, artifact_size(model)):
             findings.append(Finding(str(path), 1, 1, "error", "DG003", problem))
     return findings, [spec.region]

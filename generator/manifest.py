@@ -29,18 +29,23 @@ class Manifest:
     deploygen_version: str
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256 as written
     user_owned: list[str] = field(default_factory=list)  # created once, never rewritten
+    spec: dict | None = None  # the spec the files were rendered from: rebuilds them for a three-way merge
 
-    def write(self, project_dir: Path) -> None:
-        path = project_dir / MANIFEST_PATH
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def dumps(self) -> str:
         body = {
             "comment": "Written by deploygen: what it rendered and each file's hash. Do not edit.",
             "target": self.target,
             "deploygen_version": self.deploygen_version,
             "user_owned": sorted(self.user_owned),
             "files": dict(sorted(self.files.items())),
+            "spec": self.spec,
         }
-        path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+        return json.dumps(body, indent=2) + "\n"
+
+    def write(self, project_dir: Path) -> None:
+        path = project_dir / MANIFEST_PATH
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.dumps(), encoding="utf-8")
 
 
 def read(project_dir: Path) -> Manifest | None:
@@ -52,6 +57,7 @@ def read(project_dir: Path) -> Manifest | None:
             deploygen_version=body["deploygen_version"],
             files=dict(body["files"]),
             user_owned=list(body.get("user_owned", [])),
+            spec=body.get("spec") if isinstance(body.get("spec"), dict) else None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

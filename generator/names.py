@@ -24,8 +24,8 @@ MAX_SLUG_LENGTH = 63
 class AwsNames:
     slug: str  # project directory and the base of every other name
     function_name: str  # Lambda function
-    stack_name: str  # CloudFormation stack
-    ecr_repository: str  # ECR repository
+    stack_name: str  # CloudFormation stack: <slug>-<target>, so a project's stacks on two targets coexist
+    ecr_repository: str  # ECR repository: <slug>-<target>, deleted with its own stack only
     endpoint_name: str  # SageMaker endpoint
 
 
@@ -38,15 +38,21 @@ def slugify(name: str) -> str:
     return slug[:MAX_SLUG_LENGTH].rstrip("-")
 
 
-def aws_names(name: str) -> AwsNames:
-    """Derive every AWS name from a project name, or refuse when none can be made."""
+def aws_names(name: str, target: str = "") -> AwsNames:
+    """Derive every AWS name from a project name (and target), or refuse when none can be made.
+
+    The stack and the repository carry the target: after `deploygen switch` the new stack is
+    deployed beside the old one, clients move, and the old one is removed with nothing shared.
+    """
     slug = slugify(name)
     if len(slug) < limit("names", "ecr_repository")["min"]:
         raise SpecError(
             f"no AWS-safe name can be made from {name!r}: "
             "give --name with at least two ASCII letters or digits"
         )
-    names = AwsNames(slug=slug, function_name=slug, stack_name=slug, ecr_repository=slug, endpoint_name=slug)
+    per_target = f"{slug}-{target}" if target else slug
+    names = AwsNames(slug=slug, function_name=slug, stack_name=per_target, ecr_repository=per_target,
+                     endpoint_name=slug)
     _check(names)
     return names
 

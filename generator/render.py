@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,26 +20,15 @@ from . import __version__
 from .errors import OutputError
 from .frameworks import ModelInfo
 from .limits import limit
-from .manifest import Manifest, read as read_manifest, sha256_file
+from .manifest import MANIFEST_PATH, Manifest, sha256_file
 from .names import AwsNames, aws_names
-from .spec import EcsOptions, LambdaOptions, ProjectSpec, SageMakerOptions
+from .rerender import USER_OWNED, Plan, copy_model, tree_files, model_hashes, rerender
+from .targets import request_limits
+from .spec import SPEC_FILE, EcsOptions, LambdaOptions, ProjectSpec, SageMakerOptions
 
-# Created once for the user and never rewritten: their predict code and their tests.
-USER_OWNED = ("src/inference.py", "tests/test_inference.py")
-MODEL_DIR = "model"
 LOG_RETENTION_DAYS = 30
 PYTHON_VERSION = "3.12"
 CONTAINER_PORT = 8080  # SageMaker's fixed serving port; ECS uses the same container
-
-
-@dataclass
-class RenderReport:
-    project_dir: Path
-    added: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)  # user-owned files left as they were
-    backed_up: list[tuple[str, str]] = field(default_factory=list)  # (file, where the old bytes went)
 
 
 SHARED_PARTIALS = "shared"  # partials every target includes: the request codec, the server
@@ -70,7 +58,7 @@ def assemble_template(target: str, into: Path) -> Path:
 
 def build_context(spec: ProjectSpec, model: ModelInfo) -> dict[str, Any]:
     """The cookiecutter context: every key of the target template's cookiecutter.json, no more."""
-    names = aws_names(spec.name)
+    names = aws_names(spec.name, spec.target)
     common = {
         "project_slug": names.slug,
         "stack_name": names.stack_name,
@@ -94,7 +82,11 @@ def build_context(spec: ProjectSpec, model: ModelInfo) -> dict[str, Any]:
         "_extensions": [],
     }
     target = {"lambda": _lambda_context, "sagemaker": _sagemaker_context, "ecs": _ecs_context}[spec.target]
-    return {"cookiecutter": {**common, **target(spec.options, names, model)}}
+    max_body_bytes, timeout_s = request_limits(spec)  # ECS runs SageMaker's server, with its limits
+    limits = {"max_body_bytes": max_body_bytes}
+    if spec.target != "lambda":
+        limits["request_timeout_s"] = timeout_s
+    return {"cookiecutter": {**common, **target(spec.options, names, model), **limits}}
 
 
 def _lambda_context(opts: LambdaOptions, names: AwsNames, model: ModelInfo) -> dict[str, Any]:
@@ -110,7 +102,6 @@ def _lambda_context(opts: LambdaOptions, names: AwsNames, model: ModelInfo) -> d
         "reserved_concurrency": opts.reserved_concurrency or 0,
         "provisioned_min": provisioned.get("min", 0),
         "provisioned_max": provisioned.get("max", 0),
-        "max_body_bytes": limit("lambda", "sync_payload_bytes")["max"],
     }
 
 
@@ -118,9 +109,6 @@ def _sagemaker_context(opts: SageMakerOptions, names: AwsNames, model: ModelInfo
     mode = opts.mode
     bucket, _, prefix = (opts.output_path or "s3://unused/").removeprefix("s3://").partition("/")
     topics = [*(opts.sns_topics or []), "", ""]
-    payload = {"realtime": "realtime_payload_bytes", "serverless": "serverless_payload_bytes",
-               "async": "async_payload_bytes"}[mode]
-    timeout = limit("sagemaker", "async_timeout_s" if mode == "async" else "realtime_timeout_s")["max"]
     safety = limit("sagemaker", "load_test_safety_factor")["value"]
     return {
         "endpoint_name": names.endpoint_name,
@@ -140,8 +128,6 @@ def _sagemaker_context(opts: SageMakerOptions, names: AwsNames, model: ModelInfo
         "async_max_concurrent_invocations": opts.max_concurrent_invocations,
         "sns_success_topic": topics[0],
         "sns_error_topic": topics[1],
-        "max_body_bytes": limit("sagemaker", payload)["max"],
-        "request_timeout_s": timeout,
         "server_workers": 0,
         "bake_model": False,
         "container_port": CONTAINER_PORT,
@@ -161,8 +147,6 @@ def _ecs_context(opts: EcsOptions, names: AwsNames, model: ModelInfo) -> dict[st
         "internal": opts.internal,
         "create_vpc": opts.create_vpc,
         "health_check_grace_s": health_check_grace_s(model.size_bytes),
-        "max_body_bytes": limit("sagemaker", "realtime_payload_bytes")["max"],  # the same server and limit as SageMaker
-        "request_timeout_s": limit("sagemaker", "realtime_timeout_s")["max"],
         "server_workers": 0,
         "bake_model": True,
         "container_port": CONTAINER_PORT,
@@ -180,32 +164,39 @@ def health_check_grace_s(model_size_bytes: int) -> int:
 
 def render_project(
     spec: ProjectSpec, model_path: Path, model: ModelInfo, dest: Path, force: bool = False
-) -> RenderReport:
-    """Render the project for spec into dest; refuses an existing dest unless force."""
+) -> Plan:
+    """Render the project for spec into dest; an existing dest is updated (rerender) only with force."""
     dest = Path(dest).absolute()
     if dest.exists() and not force:
         raise OutputError(f"{dest} already exists: choose another --output, or add --force to update it")
     if dest.exists() and not dest.is_dir():
         raise OutputError(f"{dest} exists and is not a folder: choose another --output")
-    context = build_context(spec, model)
     with _created_parents(dest.parent), _staging(dest.parent) as stage:
-        tree = _render_template(spec.target, context, stage)
-        _add_spec_and_model(tree, spec, model_path, model)
-        if not dest.exists():
-            os.rename(tree, dest)
-            return RenderReport(dest, added=sorted(_files(dest)))
-        return _update(tree, dest, Path(stage))
+        if dest.exists():
+            return rerender(dest, spec, model, Path(stage), render_tree, model_source=Path(model_path), force=True)
+        tree = render_tree(spec, model, Path(stage) / "new")
+        copy_model(Path(model_path), model, tree)
+        manifest_files = model_hashes(spec, model)  # hashed by detection: a model can be gigabytes
+        manifest_files.update({rel: sha256_file(tree / rel) for rel in tree_files(tree)
+                               if rel not in USER_OWNED and rel not in manifest_files
+                               and rel not in (SPEC_FILE, MANIFEST_PATH)})
+        Manifest(spec.target, __version__, manifest_files, list(USER_OWNED), spec.to_dict()).write(tree)
+        os.rename(tree, dest)
+        return Plan(dest, added=tree_files(dest))
 
 
-def _render_template(target: str, context: dict[str, Any], stage: str) -> Path:
+def render_tree(spec: ProjectSpec, model: ModelInfo, into: Path) -> Path:
+    """The rendered project for spec (and its spec file), in a new folder under into; no model copied."""
     # Imported here: cookiecutter pulls in a few heavy modules that only rendering needs.
     from cookiecutter.generate import generate_files
 
-    out = Path(stage) / "out"
+    into.mkdir(parents=True)
+    out = into / "out"
     out.mkdir()
-    repo = assemble_template(target, Path(stage))
-    tree = Path(generate_files(repo, context, output_dir=out, accept_hooks=False))
+    repo = assemble_template(spec.target, into)
+    tree = Path(generate_files(repo, build_context(spec, model), output_dir=out, accept_hooks=False))
     _prune_empty(tree)
+    spec.save(tree)
     return tree
 
 
@@ -216,94 +207,6 @@ def _prune_empty(tree: Path) -> None:
             path.unlink()
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
-
-
-def _add_spec_and_model(tree: Path, spec: ProjectSpec, model_path: Path, model: ModelInfo) -> None:
-    (tree / MODEL_DIR).mkdir(exist_ok=True)
-    target = tree / MODEL_DIR / model.file_name
-    # Hashed already by detection (a model can be gigabytes): those hashes go into the manifest as they are.
-    known = {f"{MODEL_DIR}/{model.file_name}": model.sha256}
-    if model_path.is_dir():
-        target.mkdir()
-        for name in model.files:  # only what detection read: no pickled weights, nothing hidden
-            shutil.copyfile(model_path / name, target / name)
-        known = {f"{MODEL_DIR}/{model.file_name}/{name}": digest for name, digest in model.files.items()}
-    else:
-        shutil.copyfile(model_path, target)
-    spec.save(tree)
-    files = {rel: known.get(rel) or sha256_file(tree / rel) for rel in _files(tree) if rel not in USER_OWNED}
-    Manifest(spec.target, __version__, files, list(USER_OWNED)).write(tree)
-
-
-def _files(tree: Path) -> list[str]:
-    return sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())
-
-
-def _update(tree: Path, dest: Path, stage: Path) -> RenderReport:
-    """Bring dest up to the freshly rendered tree without losing a byte of the user's.
-
-    A file is replaced only when deploygen wrote it and nobody edited it since;
-    an existing user-owned file is kept; anything else in the way is copied
-    aside to <name>.orig first. Every move is journalled and undone on failure.
-    """
-    old, new = read_manifest(dest), read_manifest(tree)  # new: the hashes just written, not read again
-    report = RenderReport(dest)
-    journal: list[tuple[Path, Path | None]] = []  # (path written, where its old bytes were moved)
-    try:
-        for rel in _files(tree):
-            src, dst = tree / rel, dest / rel
-            dst_hash = sha256_file(dst) if dst.is_file() else None  # once: a model can be gigabytes
-            if not dst.exists():
-                report.added.append(rel)
-            elif dst_hash is not None and dst_hash == (new.files.get(rel) or sha256_file(src)):
-                report.unchanged.append(rel)
-                continue
-            elif rel in USER_OWNED:
-                report.kept.append(rel)
-                continue
-            elif old is not None and dst_hash is not None and old.files.get(rel) == dst_hash:
-                report.replaced.append(rel)
-            saved = None
-            if dst.exists():
-                saved = stage / "rollback" / rel
-                saved.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(dst, saved)
-            journal.append((dst, saved))
-            if saved is not None and rel not in report.replaced:
-                backup = _free_name(dst.with_name(dst.name + ".orig"))
-                _copy(saved, backup)
-                journal.append((backup, None))
-                report.backed_up.append((rel, backup.relative_to(dest).as_posix()))
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dst)
-    except BaseException:
-        for written, saved in reversed(journal):
-            _remove(written)
-            if saved is not None:
-                os.replace(saved, written)
-        raise
-    return report
-
-
-def _copy(src: Path, dst: Path) -> None:
-    if src.is_dir():
-        shutil.copytree(src, dst, symlinks=True)
-    else:
-        shutil.copy2(src, dst, follow_symlinks=False)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def _free_name(path: Path) -> Path:
-    candidate, n = path, 1
-    while candidate.exists():
-        candidate, n = path.with_name(f"{path.name}.{n}"), n + 1
-    return candidate
 
 
 @contextlib.contextmanager

@@ -43,3 +43,27 @@ def check_fit(spec: ProjectSpec, model_size_bytes: int) -> None:
     problems = fit_problems(spec, model_size_bytes)
     if problems:
         raise SpecError(f"the model does not fit {spec.target}: {'; '.join(problems)}")
+
+
+def request_limits(spec: ProjectSpec) -> tuple[int, int]:
+    """The largest request body (bytes) and the longest prediction (seconds) the spec's service accepts."""
+    if spec.target == "lambda":
+        return limit("lambda", "sync_payload_bytes")["max"], spec.options.timeout_s
+    mode = spec.options.mode if spec.target == "sagemaker" else "realtime"  # ECS runs the same server
+    payload = {"realtime": "realtime_payload_bytes", "serverless": "serverless_payload_bytes",
+               "async": "async_payload_bytes"}[mode]
+    timeout = "async_timeout_s" if mode == "async" else "realtime_timeout_s"
+    return limit("sagemaker", payload)["max"], limit("sagemaker", timeout)["max"]
+
+
+def switch_warnings(old: ProjectSpec, new: ProjectSpec) -> list[str]:
+    """What clients of the old service may send that the new one refuses: larger bodies, longer predictions."""
+    (old_body, old_time), (new_body, new_time) = request_limits(old), request_limits(new)
+    warnings = []
+    if new_body < old_body:
+        warnings.append(f"{new.target} accepts request bodies up to {new_body / 1024**2:g} MB, "
+                        f"{old.target} took up to {old_body / 1024**2:g} MB: larger requests will get 413")
+    if new_time < old_time:
+        warnings.append(f"{new.target} allows {new_time} s per prediction, {old.target} allowed {old_time} s: "
+                        "slower predictions will time out")
+    return warnings

@@ -56,7 +56,11 @@ def test_manifest_records_generator_owned_files_and_not_the_users(cli, iris_mode
     assert "src/inference.py" not in manifest["files"]
     assert "src/inference.py" in manifest["user_owned"]
     assert "infra/template.yaml" in manifest["files"]
-    assert "deploygen.yaml" in manifest["files"]
+    assert manifest["files"]["model/model.joblib"] == json.loads(json.dumps(yaml.safe_load(
+        (project / "deploygen.yaml").read_text())))["model"]["sha256"]
+    # The spec is the user's input, not an output: recorded whole (to rebuild the files for a merge), not hashed.
+    assert "deploygen.yaml" not in manifest["files"]
+    assert manifest["spec"]["target"] == "lambda" and manifest["spec"]["lambda"]["memory_mb"] == 1024
 
 
 def test_pickle_files_are_detected_too(cli, iris_pickle, tmp_path):
@@ -90,13 +94,14 @@ def test_hostile_names_never_reach_a_rendered_file(cli, iris_model, tmp_path):
     result = cli("init", iris_model, "--target", "lambda", "--name", hostile, "--output", tmp_path / "h")
     assert result.exit_code == 0, result.output
     for rel, data in tree_snapshot(tmp_path / "h").items():
-        if rel == "deploygen.yaml" or rel.startswith("model/"):
-            continue
+        if rel in ("deploygen.yaml", ".deploygen/manifest.json") or rel.startswith("model/"):
+            continue  # the spec as given (YAML-quoted) and its JSON copy in the manifest; the model
         text = data.decode()
         for fragment in ("rm -rf", "${HOME}", "$(id)", "`id`", "{{ cookiecutter }}"):
             assert fragment not in text, f"{fragment!r} leaked into {rel}"
     spec = yaml.safe_load((tmp_path / "h" / "deploygen.yaml").read_text())
     assert spec["name"] == hostile  # kept as given, safely quoted by the YAML writer
+    assert json.loads((tmp_path / "h" / MANIFEST_PATH).read_text())["spec"]["name"] == hostile
 
 
 # --- bad input: one line, a documented exit code, nothing written ------------------------
@@ -219,16 +224,24 @@ def test_force_keeps_user_files_and_edits(cli, iris_model, tmp_path):
     (out / "notes.txt").write_text("mine")
     (out / "src" / "inference.py").write_text("# my own predict code\n")
     (out / "Dockerfile").write_text("# my edits\n")
-    untouched = (out / "infra" / "template.yaml").read_bytes()
+    template = out / "infra" / "template.yaml"
+    template.write_text(template.read_text() + "# my note at the end\n")
+    readme = out / "README.md"
+    readme.write_text("my own readme\n")
 
-    result = cli("init", iris_model, "--target", "lambda", "--output", out, "--force", "--memory", "2048")
+    result = cli("init", iris_model, "--target", "lambda", "--output", out, "--force", "--memory", "2048",
+                 "--timeout", "60")
     assert result.exit_code == 0, result.output
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "src" / "inference.py").read_text() == "# my own predict code\n"
-    assert (out / "Dockerfile.orig").read_text() == "# my edits\n"
-    assert "FROM public.ecr.aws/lambda/python" in (out / "Dockerfile").read_text()
-    assert (out / "infra" / "template.yaml").read_bytes() != untouched  # memory changed: re-rendered
-    assert "Dockerfile.orig" in result.output
+    # deploygen's Dockerfile did not change with --memory: the edit stands, nothing to save aside
+    assert (out / "Dockerfile").read_text() == "# my edits\n" and not (out / "Dockerfile.orig").exists()
+    # the template changed (memory) and so did the user's copy (a line at the end): merged, both kept
+    merged = template.read_text()
+    assert "MemorySize: 2048" in merged and merged.endswith("# my note at the end\n") and "<<<<<<<" not in merged
+    assert "infra/template.yaml" in result.output and "merged your edits" in result.output
+    # the README changed too (it names the timeout), and the user's replaced it whole: a conflict, marked
+    assert "<<<<<<< yours" in readme.read_text() and ">>>>>>> deploygen now" in readme.read_text()
 
 
 def test_force_into_a_folder_of_unrelated_files_deletes_nothing(cli, iris_model, tmp_path):

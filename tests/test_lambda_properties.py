@@ -52,7 +52,7 @@ def _render(model_path: Path, name: str, options: dict, region: str, dest: Path)
         "model": {"path": f"model/{info.file_name}", "framework": info.framework, "sha256": info.sha256,
                   "framework_version": info.framework_version, "n_features": info.n_features},
     })
-    return render_project(spec, model_path, info, dest).project_dir
+    return render_project(spec, model_path, info, dest).project
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

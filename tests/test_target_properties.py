@@ -59,7 +59,7 @@ def _lint_rendering(model_path, tmp_path_factory, name, target, region, options)
         "model": {"path": f"model/{info.file_name}", "framework": info.framework, "sha256": info.sha256,
                   "framework_version": info.framework_version, "n_features": info.n_features},
     })
-    project = render_project(spec, model_path, info, tmp_path_factory.mktemp("p") / "project").project_dir
+    project = render_project(spec, model_path, info, tmp_path_factory.mktemp("p") / "project").project
     findings = lint.lint_paths([project])
     assert findings == [], lint.format_findings(findings, "text")
 
