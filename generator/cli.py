@@ -10,11 +10,11 @@ from pathlib import Path
 import click
 
 from . import __version__, frameworks, spec as specs, targets
-from .errors import EXIT_INTERNAL, ConflictError, DeployGenError, PathError, SpecError
+from .errors import EXIT_INTERNAL, EXIT_LINT_FAILED, ConflictError, DeployGenError, PathError, SpecError
 from .names import aws_names
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 ok; 1 lint found problems; 2 bad command-line usage; "
+    "Exit codes: 0 ok; 2 bad command-line usage; "
     "3 the model file is missing, unreadable or not recognised; "
     "4 invalid spec or option, or the model does not fit the target; "
     "5 the output exists (use --force) or cannot be written; 6 the project cannot be served here "
@@ -32,6 +32,11 @@ class DeployGenGroup(click.Group):
         except DeployGenError as err:
             click.echo(f"deploygen: error: {err}", err=True)
             sys.exit(err.exit_code)
+        except click.UsageError as err:
+            if ctx.invoked_subcommand == "lint":  # lint's codes are cfn-lint's: 2 means errors found
+                err.show()
+                sys.exit(EXIT_LINT_FAILED)
+            raise
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
             raise
         except Exception as err:  # a bug: say so in one line; the traceback on request
@@ -291,16 +296,47 @@ def _old_destroy_script(project: Path, old_target: str) -> dict:
     return {f"scripts/destroy-{old_target}.sh": (b"\n".join(lines), script.stat().st_mode & 0o777)}
 
 
-@main.command(epilog=EXIT_CODES_HELP)
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def lint(paths, output_format) -> None:
-    """Lint projects, CloudFormation templates and specs (default: the current folder)."""
-    from . import lint as linting
+LINT_EXIT_CODES_HELP = (
+    "Exit codes of lint, as cfn-lint's: 0 clean; otherwise the sum of 2 (errors), 4 (warnings) and "
+    "8 (informational) for the unsuppressed findings at or above --fail-on; 32 lint could not run "
+    "(a path that does not exist, a bad option or suppressions file)."
+)
 
-    findings = linting.lint_paths(list(paths) or [Path(".")])
-    click.echo(linting.format_findings(findings, output_format), nl=False)
-    sys.exit(linting.exit_code(findings))
+
+@main.command(epilog=LINT_EXIT_CODES_HELP)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "junit"]), default="text",
+              show_default=True, help="sarif: SARIF 2.1.0 for GitHub code scanning; junit: JUnit XML for CI.")
+@click.option("--output", type=click.Path(path_type=Path), help="Write the report to this file (default: stdout).")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "informational"]), default="warning",
+              show_default=True, help="The lowest level that makes the exit code non-zero.")
+@click.option("--suppressions", type=click.Path(path_type=Path),
+              help="A suppressions file (default: .deploygen-lint.yaml in each folder linted).")
+@click.option("--rules-path", is_flag=True,
+              help="Print the folder of deploygen's cfn-lint rules (for cfn-lint --append-rules) and exit.")
+def lint(paths, output_format, output, fail_on, suppressions, rules_path) -> None:
+    """Lint projects, CloudFormation templates, Dockerfiles and specs (default: the current folder)."""
+    from . import dockerlint, lint as linting, lint_output
+
+    if rules_path:
+        click.echo(str(linting.RULES_PATH))
+        return
+    if suppressions is not None and not suppressions.is_file():
+        raise linting.LintUsageError(f"{suppressions} does not exist: give a suppressions file")
+    targets_ = list(paths) or [Path(".")]
+    findings = linting.lint_paths(targets_, suppressions)
+    report = lint_output.render(findings, output_format, __version__)
+    if output is None:
+        click.echo(report, nl=False)
+    else:  # a report for machines in the file, and the findings for the person reading the CI log
+        output.write_text(report, encoding="utf-8")
+        click.echo(lint_output.render(findings, "text", __version__), nl=False)
+    linted_dockerfiles = any(dockerlint.looks_like_dockerfile(p) or (p.is_dir() and linting.find_dockerfiles(p))
+                             for p in targets_)
+    if linted_dockerfiles and dockerlint.hadolint_binary() is None:
+        click.echo("deploygen lint: note: hadolint is not installed, so Dockerfiles got only the contract checks; "
+                   "pip install 'deploygen[hadolint]' adds its rules", err=True)
+    sys.exit(linting.exit_code(findings, fail_on))
 
 
 @main.command(epilog=EXIT_CODES_HELP)

@@ -49,6 +49,6 @@ class PathError(DeployGenError):
 
 # Exit codes, documented in README.md ("Exit codes"); one place for all of them.
 EXIT_OK = 0
-EXIT_LINT_FINDINGS = 1
+EXIT_LINT_FAILED = 32  # lint could not run; its other codes are cfn-lint's bit flags (generator/lint.py)
 EXIT_USAGE = 2  # click's own code for a bad option or argument
 EXIT_INTERNAL = 70  # a bug in deploygen: the message asks for a report

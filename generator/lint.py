@@ -1,28 +1,52 @@
-"""Lint: cfn-lint over a project's CloudFormation, plus the spec's own checks.
+"""Lint: cfn-lint over a project's CloudFormation with deploygen's own rules, its Dockerfiles, and its spec.
 
 cfn-lint runs through its Python API with every rule, informational and
-experimental ones included; the rules are built once per process, which is
-most of cfn-lint's start-up cost.
+experimental ones included, plus deploygen's model-deployment rules
+(generator/rules, also usable as `cfn-lint --append-rules`); the rules are
+built once per process, which is most of cfn-lint's start-up cost.
+Dockerfiles get the target's serving-contract checks and hadolint (when
+installed); deploygen.yaml gets the spec's checks. Suppressions: cfn-lint's
+own template Metadata, and a .deploygen-lint.yaml file whose every entry
+carries a reason, printed with the finding it suppresses.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import functools
-import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import spec as specs
-from .errors import PathError, SpecError
+from . import dockerlint, spec as specs
+from .errors import EXIT_LINT_FAILED, DeployGenError, SpecError
 from .frameworks import artifact_sha256, artifact_size
+from .rules import RULES_DIR
 from .targets import fit_problems
 
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".deploygen", ".pytest_cache", "cdk.out"}
 # A CloudFormation template says so in its content, whatever its file is called.
 TEMPLATE_MARK = re.compile(r"AWSTemplateFormatVersion|[\"']?Type[\"']?\s*:\s*[\"']?AWS::[A-Za-z0-9]+::")
-FAILING_LEVELS = ("error", "warning")
+LEVELS = ("error", "warning", "informational")
+EXIT_FLAGS = {"error": 2, "warning": 4, "informational": 8}  # as cfn-lint's: OR-ed together
+SUPPRESSIONS_FILE = ".deploygen-lint.yaml"
+RULES_PATH = RULES_DIR  # deploygen's cfn-lint rules, one class per file (cfn-lint --append-rules takes it)
+SPEC_RULES = {
+    "DG001": ("error", "deploygen.yaml is invalid", "The spec cannot be read or breaks a limit; nothing renders "
+              "from it.", ""),
+    "DG002": ("warning", "The model file is missing or changed", "The model in model/ is not the one the spec "
+              "recorded: the image would ship another model than the one tested.",
+              ""),
+    "DG003": ("error", "The model does not fit the target", "The model is larger than the target's memory or "
+              "image limit.", "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"),
+}
+
+
+class LintUsageError(DeployGenError):
+    """lint could not run: a path that does not exist, or a bad suppressions file."""
+
+    exit_code = EXIT_LINT_FAILED
 
 
 @dataclass(frozen=True)
@@ -31,8 +55,17 @@ class Finding:
     line: int
     column: int
     level: str  # error | warning | informational
-    rule: str  # cfn-lint's id (E3012...) or deploygen's (DG...)
+    rule: str  # cfn-lint's id (E3012...), deploygen's (W9xxx, DG...), hadolint's (DL3008...)
     message: str
+    resource: str = ""  # the template's logical id, when the finding is on a resource
+    suppressed: str = ""  # the reason, when a suppression covers the finding
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    shortdesc: str
+    description: str
+    url: str
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,7 +73,29 @@ def _cfn_rules():
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
 
-    return Runner(ConfigMixIn(include_checks=["I"], include_experimental=True)).rules
+    return Runner(ConfigMixIn(include_checks=["I"], include_experimental=True,
+                              append_rules=[str(RULES_PATH)])).rules
+
+
+def rule_info(rule: str) -> RuleInfo:
+    """What a rule id means, for SARIF and JUnit: from cfn-lint's rules, deploygen's, or hadolint's wiki."""
+    known = {**SPEC_RULES, **dockerlint.RULES}
+    if rule in known:
+        _, short, long, url = known[rule]
+        return RuleInfo(short, long, url)
+    if rule.startswith("DL") or rule.startswith("SC"):
+        url = dockerlint.HADOLINT_URL.format(rule) if rule.startswith("DL") else \
+            f"https://www.shellcheck.net/wiki/{rule}"
+        return RuleInfo(f"hadolint {rule}", f"hadolint rule {rule}", url)
+    cfn = _cfn_rules()
+    try:
+        found = cfn[rule]
+    except (KeyError, TypeError):
+        found = None
+    if found is not None:
+        return RuleInfo(found.shortdesc, found.description, found.source_url or
+                        "https://github.com/aws-cloudformation/cfn-lint/blob/main/docs/rules.md")
+    return RuleInfo(rule, rule, "https://github.com/aws-cloudformation/cfn-lint/blob/main/docs/rules.md")
 
 
 def lint_template(path: Path, regions: list[str]) -> list[Finding]:
@@ -50,12 +105,24 @@ def lint_template(path: Path, regions: list[str]) -> list[Finding]:
 
     template, matches = decode(str(path))
     if template is not None and not matches:
-        config = ConfigMixIn(include_checks=["I"], include_experimental=True, regions=regions)
+        config = ConfigMixIn(include_checks=["I"], include_experimental=True, regions=regions,
+                             append_rules=[str(RULES_PATH)])
         matches = list(run_template_by_data(template, config, _cfn_rules()))
     return [
-        Finding(str(path), m.linenumber, m.columnnumber, m.rule.severity.lower(), m.rule.id, m.message)
+        Finding(str(path), m.linenumber, m.columnnumber, m.rule.severity.lower(), m.rule.id, m.message,
+                _resource(m))
         for m in matches
     ]
+
+
+def _resource(match) -> str:
+    path = list(getattr(match, "path", None) or [])
+    return str(path[1]) if len(path) > 1 and path[0] == "Resources" else ""
+
+
+def lint_dockerfile(path: Path, target: str | None) -> list[Finding]:
+    found = dockerlint.check_contract(path, target) + dockerlint.run_hadolint(path)
+    return [Finding(str(path), f.line, 1, f.level, f.rule, f.message) for f in found]
 
 
 def lint_spec(project_dir: Path) -> tuple[list[Finding], list[str]]:
@@ -78,27 +145,94 @@ def lint_spec(project_dir: Path) -> tuple[list[Finding], list[str]]:
     return findings, [spec.region]
 
 
-def lint_paths(paths: list[Path]) -> list[Finding]:
+def lint_paths(paths: list[Path], suppressions_file: Path | None = None) -> list[Finding]:
     findings: list[Finding] = []
     for path in paths:
         if not path.exists():
-            raise PathError(f"{path} does not exist: give a project folder, a template or a deploygen.yaml")
-        findings.extend(_lint_one(path))
+            raise LintUsageError(f"{path} does not exist: give a project folder, a template, a Dockerfile "
+                                 "or a deploygen.yaml")
+        found = _lint_one(path)
+        local = path / SUPPRESSIONS_FILE if path.is_dir() else None
+        for source in (suppressions_file, local):
+            if source is not None and source.is_file():
+                found = apply_suppressions(found, read_suppressions(source), source.parent)
+        findings.extend(found)
     return findings
 
 
 def _lint_one(path: Path) -> list[Finding]:
     if path.is_file() and path.name == specs.SPEC_FILE:
         return lint_spec(path.parent)[0]
+    if path.is_file() and dockerlint.looks_like_dockerfile(path):
+        return lint_dockerfile(path, None)
     if path.is_file():
         return lint_template(path, ["us-east-1"])
-    findings, regions = [], ["us-east-1"]
+    findings, regions, target = [], ["us-east-1"], None
     if (path / specs.SPEC_FILE).is_file():
         findings, regions = lint_spec(path)
         regions = regions or ["us-east-1"]
+        target = _target(path)
     for template in find_templates(path):
         findings.extend(lint_template(template, regions))
+    for dockerfile in find_dockerfiles(path):
+        findings.extend(lint_dockerfile(dockerfile, target if dockerfile.parent == path else None))
     return findings
+
+
+def _target(project: Path) -> str | None:
+    try:
+        return specs.load(project).target
+    except SpecError:
+        return None
+
+
+def find_dockerfiles(root: Path) -> list[Path]:
+    return [p for p in sorted(root.rglob("*")) if p.is_file() and dockerlint.looks_like_dockerfile(p)
+            and not SKIP_DIRS.intersection(p.relative_to(root).parts)]
+
+
+# --- suppressions -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Suppression:
+    rule: str
+    reason: str
+    path: str = "*"  # a glob, relative to the suppressions file's folder
+    resource: str = ""
+
+
+def read_suppressions(source: Path) -> list[Suppression]:
+    data = specs.read_yaml(source) if source.stat().st_size else None
+    entries = (data or {}).get("suppressions") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise LintUsageError(f"{source}: expected a mapping with a 'suppressions' list; see the README's lint section")
+    out = []
+    for i, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or not isinstance(entry.get("rule"), str) or not entry["rule"]:
+            raise LintUsageError(f"{source}: suppression {i} needs a 'rule' (a rule id such as W9101)")
+        reason = entry.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise LintUsageError(f"{source}: suppression {i} ({entry['rule']}) needs a 'reason': say why the "
+                                 "finding is accepted")
+        unknown = set(entry) - {"rule", "reason", "path", "resource"}
+        if unknown:
+            raise LintUsageError(f"{source}: suppression {i} has unknown keys {', '.join(sorted(unknown))}")
+        out.append(Suppression(entry["rule"], reason.strip(), str(entry.get("path") or "*"),
+                               str(entry.get("resource") or "")))
+    return out
+
+
+def apply_suppressions(findings: list[Finding], suppressions: list[Suppression], base: Path) -> list[Finding]:
+    out = []
+    for finding in findings:
+        try:
+            rel = Path(finding.path).resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            rel = finding.path
+        match = next((s for s in suppressions if s.rule == finding.rule and fnmatch.fnmatch(rel, s.path)
+                      and (not s.resource or s.resource == finding.resource)), None)
+        out.append(replace(finding, suppressed=match.reason) if match and not finding.suppressed else finding)
+    return out
 
 
 def find_templates(root: Path) -> list[Path]:
@@ -119,14 +253,12 @@ def _looks_like_template(path: Path) -> bool:
         return False
 
 
-def format_findings(findings: list[Finding], output_format: str) -> str:
-    if output_format == "json":
-        return json.dumps([asdict(f) for f in findings], indent=2) + "\n"
-    lines = [f"{f.path}:{f.line}:{f.column}: {f.level} {f.rule} {f.message}" for f in findings]
-    failing = sum(f.level in FAILING_LEVELS for f in findings)
-    lines.append(f"{len(findings)} finding(s), {failing} failing" if findings else "clean: no findings")
-    return "\n".join(lines) + "\n"
-
-
-def exit_code(findings: list[Finding]) -> int:
-    return 1 if any(f.level in FAILING_LEVELS for f in findings) else 0
+def exit_code(findings: list[Finding], fail_on: str = "warning") -> int:
+    """cfn-lint's bit flags (2 errors, 4 warnings, 8 informational) of the unsuppressed findings at or
+    above the fail_on level; 0 when there are none."""
+    counted = LEVELS[: LEVELS.index(fail_on) + 1]
+    code = 0
+    for finding in findings:
+        if not finding.suppressed and finding.level in counted:
+            code |= EXIT_FLAGS[finding.level]
+    return code

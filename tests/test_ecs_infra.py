@@ -721,7 +721,7 @@ def test_ci_workflow_lints_and_tests(options):
     runs = stacks.ci_workflow_runs(TARGET, options)
     assert runs == [
         "pip install -r requirements-dev.txt",
-        f"cfn-lint infra/template.yaml --regions {default_context()['region']}",
+        "deploygen lint --format sarif --output deploygen-lint.sarif",
         "shellcheck scripts/*.sh",
         "pytest -q",
     ]

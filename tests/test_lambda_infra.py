@@ -417,7 +417,7 @@ def test_ci_workflow_lints_and_tests(front, auth):
     runs = stacks.ci_workflow_runs(TARGET, dict(front=front, auth=auth))
     assert runs == [
         "pip install -r requirements-dev.txt",
-        "cfn-lint infra/template.yaml",
+        "deploygen lint --format sarif --output deploygen-lint.sarif",
         "shellcheck scripts/*.sh",
         "pytest -q",
     ]

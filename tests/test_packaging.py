@@ -51,3 +51,15 @@ def test_wheel_installs_and_renders_in_a_fresh_virtualenv(iris_model, tmp_path):
         assert (project / ".github" / "workflows" / "ci.yml").is_file()
         shared_codec = (REPO / "templates/shared/serving/codec.py").read_text()
         assert (project / "src" / "serving" / "codec.py").read_text() == shared_codec
+
+    # lint from the wheel: deploygen's cfn-lint rules travel in it; without hadolint, lint says so plainly
+    bare_path = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    rules = subprocess.run([env_dir / "bin" / "deploygen", "lint", "--rules-path"], cwd=workdir,
+                           capture_output=True, text=True, timeout=120, env=bare_path)
+    assert str(site) in rules.stdout and list(Path(rules.stdout.strip()).glob("LogGroupRetention.py"))
+    (workdir / "stack.yaml").write_text(
+        'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  Logs:\n    Type: AWS::Logs::LogGroup\n')
+    linted = subprocess.run([env_dir / "bin" / "deploygen", "lint", "stack.yaml", "lambda"], cwd=workdir,
+                            capture_output=True, text=True, timeout=120, env=bare_path)
+    assert "W9401" in linted.stdout and linted.returncode == 4, linted.stdout + linted.stderr
+    assert "hadolint is not installed" in linted.stderr and "deploygen[hadolint]" in linted.stderr

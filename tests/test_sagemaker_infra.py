@@ -700,7 +700,7 @@ def test_ci_workflow_lints_packs_and_tests(options):
     model_file = default_context()["model_file"]
     assert runs == [
         "pip install -r requirements-dev.txt",
-        f"cfn-lint infra/template.yaml --regions {default_context()['region']}",
+        "deploygen lint --format sarif --output deploygen-lint.sarif",
         "shellcheck scripts/*.sh",
         f"bash scripts/pack_model.sh && tar -tzf build/model.tar.gz | grep -qxF '{model_file}'",
         "pytest -q",
