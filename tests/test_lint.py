@@ -204,3 +204,11 @@ def test_rules_path_is_the_folder_cfn_lint_appends(cli):
     folder = Path(result.stdout.strip())
     assert result.exit_code == 0 and folder.is_dir()
     assert len([p for p in folder.glob("*.py") if not p.name.startswith("_")]) >= 16
+
+
+def test_a_fixed_size_sagemaker_endpoint_says_why_it_has_no_scaling_policy(cli, iris_model, tmp_path):
+    project = tmp_path / "p"
+    cli("init", iris_model, "--target", "sagemaker", "--min-instances", "2", "--max-instances", "2",
+        "--instances", "2", "--output", project)
+    assert cli("lint", project).exit_code == 0  # W9104 suppressed in the template, with the reason beside it
+    assert "W9104  # no scaling policy on purpose" in (project / "infra" / "template.yaml").read_text()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from generator import frameworks, lint
+from generator import frameworks, lint, lint_output
 from generator.limits import data_file
 from generator.render import render_project
 from generator.sagemaker_instances import instance_types
@@ -61,7 +61,8 @@ def _lint_rendering(model_path, tmp_path_factory, name, target, region, options)
     })
     project = render_project(spec, model_path, info, tmp_path_factory.mktemp("p") / "project").project
     findings = lint.lint_paths([project])
-    assert findings == [], lint.format_findings(findings, "text")
+    unsuppressed = [f for f in findings if not f.suppressed]  # a suppression carries its reason
+    assert unsuppressed == [], lint_output.text(findings, "")
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
