@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/coldstart.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

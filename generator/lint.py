@@ -146,12 +146,12 @@ def lint_spec(project_dir: Path) -> tuple[list[Finding], list[str]]:
 
 
 def lint_paths(paths: list[Path], suppressions_file: Path | None = None) -> list[Finding]:
-    findings: list[Finding] = []
     for path in paths:
         if not path.exists():
             raise LintUsageError(f"{path} does not exist: give a project folder, a template, a Dockerfile "
                                  "or a deploygen.yaml")
-        found = _lint_one(path)
+    findings: list[Finding] = []
+    for path, found in zip(paths, map(_lint_one, paths)):
         local = path / SUPPRESSIONS_FILE if path.is_dir() else None
         for source in (suppressions_file, local):
             if source is not None and source.is_file():

@@ -9,8 +9,7 @@ import io
 import json
 import logging
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 log = logging.getLogger("serving")
 
@@ -33,21 +32,20 @@ NOT_READY = "not_ready"  # 503: the model is not loaded
 NO_PROBABILITIES = "no_probabilities"  # 400: "return_probabilities": true, and the model gives none
 
 
-@dataclass(frozen=True)
-class Response:
+# NamedTuples rather than dataclasses: the dataclasses module (with inspect) costs milliseconds of every cold start.
+class Response(NamedTuple):
     status: int
     content_type: str
     body: bytes
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     inputs: Any  # what predict receives: the "instances" rows, the "inputs" value or the CSV rows
-    options: dict = field(default_factory=dict)  # the other top-level JSON keys, reserved for options
+    options: dict | None = None  # the other top-level JSON keys, reserved for options
 
     @property
     def return_probabilities(self) -> bool:
-        return self.options.get("return_probabilities") is True
+        return (self.options or {}).get("return_probabilities") is True
 
 
 class RequestError(Exception):
@@ -173,7 +171,7 @@ def _decode_csv(text: str) -> Request:
     rows = [[_number_or_text(cell) for cell in row] for row in csv.reader(io.StringIO(text, newline="")) if row]
     if not rows:
         raise RequestError(400, INVALID_SHAPE, f"The CSV body has no rows; send {EXPECTED_CSV}.")
-    return Request(rows)
+    return Request(rows, {})
 
 
 def _number_or_text(cell: str) -> Any:
