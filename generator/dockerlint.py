@@ -143,17 +143,28 @@ def hadolint_binary() -> str | None:
     return str(beside) if beside.is_file() else shutil.which("hadolint")
 
 
-def run_hadolint(dockerfile: Path) -> list[DockerFinding]:
-    """hadolint's findings (its inline `# hadolint ignore=` comments honoured)."""
+def start_hadolint(dockerfile: Path) -> subprocess.Popen | None:
+    """hadolint started in the background (it runs while cfn-lint works); None when it is not installed."""
     binary = hadolint_binary()
     if binary is None:
+        return None
+    return subprocess.Popen([binary, "--no-fail", "--format", "json", str(dockerfile)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def hadolint_findings(proc: subprocess.Popen | None) -> list[DockerFinding]:
+    """hadolint's findings (its inline `# hadolint ignore=` comments honoured)."""
+    if proc is None:
         return []
-    proc = subprocess.run([binary, "--no-fail", "--format", "json", str(dockerfile)],
-                          capture_output=True, text=True, timeout=60)
+    stdout, stderr = proc.communicate(timeout=60)
     levels = {"error": "error", "warning": "warning", "info": "informational", "style": "informational"}
     try:
-        results = json.loads(proc.stdout or "[]")
+        results = json.loads(stdout or "[]")
     except ValueError:
-        return [DockerFinding(1, "error", "DL0000", f"hadolint failed: {proc.stderr.strip()[:200]}")]
+        return [DockerFinding(1, "error", "DL0000", f"hadolint failed: {stderr.strip()[:200]}")]
     return [DockerFinding(r.get("line", 1), levels.get(r.get("level"), "warning"), r.get("code", "DL0000"),
                           r.get("message", "")) for r in results]
+
+
+def run_hadolint(dockerfile: Path) -> list[DockerFinding]:
+    return hadolint_findings(start_hadolint(dockerfile))

@@ -120,8 +120,10 @@ def _resource(match) -> str:
     return str(path[1]) if len(path) > 1 and path[0] == "Resources" else ""
 
 
-def lint_dockerfile(path: Path, target: str | None) -> list[Finding]:
-    found = dockerlint.check_contract(path, target) + dockerlint.run_hadolint(path)
+def lint_dockerfile(path: Path, target: str | None, hadolint=None) -> list[Finding]:
+    """The contract checks and hadolint's findings (hadolint: a run started earlier, else one now)."""
+    hadolint = hadolint if hadolint is not None else dockerlint.start_hadolint(path)
+    found = dockerlint.check_contract(path, target) + dockerlint.hadolint_findings(hadolint)
     return [Finding(str(path), f.line, 1, f.level, f.rule, f.message) for f in found]
 
 
@@ -172,10 +174,11 @@ def _lint_one(path: Path) -> list[Finding]:
         findings, regions = lint_spec(path)
         regions = regions or ["us-east-1"]
         target = _target(path)
-    for template in find_templates(path):
+    dockerfiles = {dockerfile: dockerlint.start_hadolint(dockerfile) for dockerfile in find_dockerfiles(path)}
+    for template in find_templates(path):  # while hadolint runs beside
         findings.extend(lint_template(template, regions))
-    for dockerfile in find_dockerfiles(path):
-        findings.extend(lint_dockerfile(dockerfile, target if dockerfile.parent == path else None))
+    for dockerfile, hadolint in dockerfiles.items():
+        findings.extend(lint_dockerfile(dockerfile, target if dockerfile.parent == path else None, hadolint))
     return findings
 
 
