@@ -207,10 +207,9 @@ def rerender_options(command):
 
 def _project_model(project: Path, current: specs.ProjectSpec) -> tuple[frameworks.ModelInfo, dict]:
     """The project's model detected again (it may have been replaced), and its spec section."""
-    path = project / current.model.path
-    info = frameworks.detect(path, current.model.framework)
+    info = frameworks.detect(project / current.model.path, current.model.framework)
     if info.n_features is None and current.model.n_features and not isinstance(info.sample_row, str):
-        info = frameworks.detect(path, current.model.framework, current.model.n_features)
+        info = frameworks.with_features(info, current.model.n_features)  # as recorded by init --features
     info = dataclasses.replace(info, file_name=Path(current.model.path).name)  # where it is, as the spec says
     return info, _model_section(Path(current.model.path), info, current.model.original_name)
 
@@ -221,9 +220,8 @@ def _open_project(project: Path) -> tuple[Path, specs.ProjectSpec, dict]:
     project = project.absolute()
     if not project.is_dir():
         raise PathError(f"{project} is not a folder: give a project rendered by deploygen init")
-    current = specs.load(project)
+    current, raw = specs.load_with_text(project)  # raw: the spec as written, for render to keep
     rerender.check_project(project)
-    raw = specs.read_yaml(project / specs.SPEC_FILE)
     return project, current, raw
 
 
@@ -331,9 +329,8 @@ def lint(paths, output_format, output, fail_on, suppressions, rules_path) -> Non
     else:  # a report for machines in the file, and the findings for the person reading the CI log
         output.write_text(report, encoding="utf-8")
         click.echo(lint_output.render(findings, "text", __version__), nl=False)
-    linted_dockerfiles = any(dockerlint.looks_like_dockerfile(p) or (p.is_dir() and linting.find_dockerfiles(p))
-                             for p in targets_)
-    if linted_dockerfiles and dockerlint.hadolint_binary() is None:
+    if dockerlint.hadolint_binary() is None and any(  # walks the folders again only when hadolint is missing
+            dockerlint.looks_like_dockerfile(p) or (p.is_dir() and linting.find_dockerfiles(p)) for p in targets_):
         click.echo("deploygen lint: note: hadolint is not installed, so Dockerfiles got only the contract checks; "
                    "pip install 'deploygen[hadolint]' adds its rules", err=True)
     sys.exit(linting.exit_code(findings, fail_on))

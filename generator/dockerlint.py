@@ -45,9 +45,7 @@ class DockerFinding:
 
 
 def looks_like_dockerfile(path: Path) -> bool:
-    if path.name == "Dockerfile" or path.name.startswith("Dockerfile.") or path.suffix == ".dockerfile":
-        return True
-    return False
+    return path.name == "Dockerfile" or path.name.startswith("Dockerfile.") or path.suffix == ".dockerfile"
 
 
 def check_contract(dockerfile: Path, target: str | None) -> list[DockerFinding]:

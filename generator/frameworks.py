@@ -33,6 +33,7 @@ DESCRIPTION = {
     "torchscript": "a TorchScript model",
     "transformers": "a Hugging Face transformers folder",
 }
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 SUPPORTED = ("scikit-learn .joblib/.pkl, XGBoost .json/.ubj, LightGBM .txt, ONNX .onnx, "
              "TorchScript .pt, or a transformers folder with config.json and model.safetensors")
 PICKLE_MAGIC = (b"\x80", b"\x78", b"\x1f\x8b", b"BZh", b"\x5d\x00\x00", b"\xfd7zXZ", b"\x04\x22\x4d\x18", b"ZF")
@@ -110,15 +111,15 @@ def detect(path: Path, framework: str = "auto", features: int | None = None) -> 
     if not path.exists():
         raise ArtifactError(f"model file {path} does not exist: check the path")
     if framework == "custom":
-        return _with_features(_custom(path), features)
+        return with_features(_custom(path), features)
     found = _transformers(path) if path.is_dir() else _detect_file(path)
     if framework not in ("auto", found.framework):
         raise ArtifactError(f"{path.name} is {DESCRIPTION[found.framework]}, not {DESCRIPTION[framework]}: "
                             f"drop --framework {framework} (or give --framework {found.framework})")
-    return _with_features(found, features)
+    return with_features(found, features)
 
 
-def _with_features(info: ModelInfo, features: int | None) -> ModelInfo:
+def with_features(info: ModelInfo, features: int | None) -> ModelInfo:
     if features is None:
         return info
     if info.n_features is not None and info.n_features != features:
@@ -162,7 +163,7 @@ def _detect_file(path: Path) -> ModelInfo:
                 return _xgboost(data, base)
             if head.startswith(b"\x08"):
                 return _onnx(data, base)
-            if head.startswith(PICKLE_MAGIC) or path.suffix.lower() in (".joblib", ".pkl", ".pickle"):
+            if head.startswith(PICKLE_MAGIC) or path.suffix.lower() in PICKLE_SUFFIXES:
                 return _sklearn(path, base)
         except formats.FormatError as err:
             raise ArtifactError(f"{path.name} looks like {DESCRIPTION[_guess(head)]} but {err}: "
@@ -192,7 +193,7 @@ def _sklearn(path: Path, base: dict) -> ModelInfo:
     requirements = [f"scikit-learn=={scan.sklearn_version}", "joblib"]
     if any(module.startswith("numpy._core") for module, _ in scan.globals):
         requirements.append("numpy>=2")  # pickled by NumPy 2; NumPy 1 cannot load it
-    suffix = path.suffix.lower() if path.suffix.lower() in (".joblib", ".pkl", ".pickle") else ".joblib"
+    suffix = path.suffix.lower() if path.suffix.lower() in PICKLE_SUFFIXES else ".joblib"
     return ModelInfo(framework="sklearn", file_name=f"model{suffix}", **base,
                      framework_version=scan.sklearn_version, version_source="artifact",
                      artifact_version=f"scikit-learn {scan.sklearn_version}", estimator=root,
@@ -410,7 +411,7 @@ def _transformers(folder: Path) -> ModelInfo:
     labels = tuple(str(id2label[k]) for k in sorted(id2label, key=lambda k: int(k))) if id2label else ()
     return ModelInfo(
         framework="transformers", file_name="transformers", sha256=tree_sha256(hashes),
-        size_bytes=artifact_size(folder),
+        size_bytes=sum((folder / f).stat().st_size for f in files),
         framework_version=version, version_source="artifact" if recorded else "tested",
         artifact_version=f"transformers {recorded}" if recorded else None, estimator=arch,
         task="classification", sample_row=_sample_text(folder),

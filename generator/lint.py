@@ -127,13 +127,13 @@ def lint_dockerfile(path: Path, target: str | None, hadolint=None) -> list[Findi
     return [Finding(str(path), f.line, 1, f.level, f.rule, f.message) for f in found]
 
 
-def lint_spec(project_dir: Path) -> tuple[list[Finding], list[str]]:
-    """The spec's findings, and the regions its templates should be checked in."""
+def lint_spec(project_dir: Path) -> tuple[list[Finding], specs.ProjectSpec | None]:
+    """The spec's findings, and the spec (None when it is invalid): its region and target guide the rest."""
     path = project_dir / specs.SPEC_FILE
     try:
         spec = specs.load(project_dir)
     except SpecError as err:
-        return [Finding(str(path), 1, 1, "error", "DG001", str(err))], []
+        return [Finding(str(path), 1, 1, "error", "DG001", str(err))], None
     findings = []
     model = project_dir / spec.model.path
     if not (model.is_dir() if spec.model.framework == "transformers" else model.is_file()):
@@ -144,7 +144,7 @@ def lint_spec(project_dir: Path) -> tuple[list[Finding], list[str]]:
                                     f"{spec.model.path} changed since it was recorded: run `deploygen render` to take it"))
         for problem in fit_problems(spec, artifact_size(model)):
             findings.append(Finding(str(path), 1, 1, "error", "DG003", problem))
-    return findings, [spec.region]
+    return findings, spec
 
 
 def lint_paths(paths: list[Path], suppressions_file: Path | None = None) -> list[Finding]:
@@ -169,24 +169,14 @@ def _lint_one(path: Path) -> list[Finding]:
         return lint_dockerfile(path, None)
     if path.is_file():
         return lint_template(path, ["us-east-1"])
-    findings, regions, target = [], ["us-east-1"], None
-    if (path / specs.SPEC_FILE).is_file():
-        findings, regions = lint_spec(path)
-        regions = regions or ["us-east-1"]
-        target = _target(path)
+    findings, spec = lint_spec(path) if (path / specs.SPEC_FILE).is_file() else ([], None)
+    regions, target = ([spec.region], spec.target) if spec else (["us-east-1"], None)
     dockerfiles = {dockerfile: dockerlint.start_hadolint(dockerfile) for dockerfile in find_dockerfiles(path)}
     for template in find_templates(path):  # while hadolint runs beside
         findings.extend(lint_template(template, regions))
     for dockerfile, hadolint in dockerfiles.items():
         findings.extend(lint_dockerfile(dockerfile, target if dockerfile.parent == path else None, hadolint))
     return findings
-
-
-def _target(project: Path) -> str | None:
-    try:
-        return specs.load(project).target
-    except SpecError:
-        return None
 
 
 def find_dockerfiles(root: Path) -> list[Path]:

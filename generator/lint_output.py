@@ -63,9 +63,9 @@ def sarif(findings: list[Finding], version: str) -> str:
             full_description=om.MultiformatMessageString(text=info.description), help_uri=info.url or None))
     results = []
     for f in findings:
+        uri = _uri(f.path)
         location = om.Location(physical_location=om.PhysicalLocation(
-            artifact_location=om.ArtifactLocation(uri=_uri(f.path), uri_base_id="%SRCROOT%"
-                                                  if not _uri(f.path).startswith("file:") else None),
+            artifact_location=om.ArtifactLocation(uri=uri, uri_base_id=None if uri.startswith("file:") else "%SRCROOT%"),
             region=om.Region(start_line=max(1, f.line), start_column=max(1, f.column))))
         suppressions = [om.Suppression(kind="external", justification=f.suppressed)] if f.suppressed else None
         results.append(om.Result(rule_id=f.rule, rule_index=rule_ids.index(f.rule), level=SARIF_LEVELS[f.level],

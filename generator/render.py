@@ -20,11 +20,10 @@ from . import __version__
 from .errors import OutputError
 from .frameworks import ModelInfo
 from .limits import limit
-from .manifest import MANIFEST_PATH, Manifest, sha256_file
 from .names import AwsNames, aws_names
-from .rerender import USER_OWNED, Plan, copy_model, tree_files, model_hashes, rerender
+from .rerender import Plan, copy_model, manifest_for, rerender, tree_files, tree_hashes
 from .targets import request_limits
-from .spec import SPEC_FILE, EcsOptions, LambdaOptions, ProjectSpec, SageMakerOptions
+from .spec import EcsOptions, LambdaOptions, ProjectSpec, SageMakerOptions
 
 LOG_RETENTION_DAYS = 30
 PYTHON_VERSION = "3.12"
@@ -176,11 +175,7 @@ def render_project(
             return rerender(dest, spec, model, Path(stage), render_tree, model_source=Path(model_path), force=True)
         tree = render_tree(spec, model, Path(stage) / "new")
         copy_model(Path(model_path), model, tree)
-        manifest_files = model_hashes(spec, model)  # hashed by detection: a model can be gigabytes
-        manifest_files.update({rel: sha256_file(tree / rel) for rel in tree_files(tree)
-                               if rel not in USER_OWNED and rel not in manifest_files
-                               and rel not in (SPEC_FILE, MANIFEST_PATH)})
-        Manifest(spec.target, __version__, manifest_files, list(USER_OWNED), spec.to_dict()).write(tree)
+        manifest_for(spec, tree_hashes(tree, spec, model, model_copied=True)).write(tree)
         os.rename(tree, dest)
         return Plan(dest, added=tree_files(dest))
 

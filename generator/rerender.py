@@ -103,10 +103,8 @@ def rerender(project: Path, spec: ProjectSpec, model: ModelInfo, stage: Path, re
     spec_path = tree / SPEC_FILE
     if spec_bytes is not None:
         spec_path.write_bytes(spec_bytes)
-    known = model_hashes(spec, model)  # hashed by detection already: a model can be gigabytes
-    new_files = {rel: known.get(rel) or sha256_file(tree / rel) for rel in tree_files(tree)
-                 if _compared(rel, model_source)}
-    old_files = {rel: h for rel, h in (old.files if old else {}).items() if _compared(rel, model_source)}
+    new_files = tree_hashes(tree, spec, model, model_copied=model_source is not None)
+    old_files = {rel: h for rel, h in (old.files if old else {}).items() if _compared(rel, model_source is not None)}
     plan = _plan(project, new_files, old_files)
     copies = {rel: item for rel, item in (copies or {}).items() if not (project / rel).exists() and rel not in new_files}
     plan.copies = sorted(copies)
@@ -120,18 +118,30 @@ def rerender(project: Path, spec: ProjectSpec, model: ModelInfo, stage: Path, re
     if dry_run:
         return plan
     base = _base_tree(old, model, stage / "base", render_tree) if plan.conflicts else None
-    manifest_files = {rel: digest for rel, digest in new_files.items() if rel not in USER_OWNED}
+    manifest_files = dict(new_files)
     if model_source is None:  # the model stays where it is, with the hashes detection read
-        manifest_files.update(known)
-    _apply(project, tree, plan, base, stage / "rollback", spec_path, manifest_files, spec, copies)
+        manifest_files.update(model_hashes(spec, model))
+    _apply(project, tree, plan, base, stage / "rollback", spec_path, manifest_for(spec, manifest_files), copies)
     return plan
 
 
-def _compared(rel: str, model_source: Path | None) -> bool:
+def tree_hashes(tree: Path, spec: ProjectSpec, model: ModelInfo, model_copied: bool) -> dict[str, str]:
+    """The hash of every rendered file a plan compares (see _compared); the model's from detection."""
+    known = model_hashes(spec, model)  # hashed by detection already: a model can be gigabytes
+    return {rel: known.get(rel) or sha256_file(tree / rel) for rel in tree_files(tree) if _compared(rel, model_copied)}
+
+
+def manifest_for(spec: ProjectSpec, files: dict[str, str]) -> Manifest:
+    """The manifest of a rendering: every file deploygen owns and its hash, the user's files aside."""
+    return Manifest(spec.target, __version__, {rel: h for rel, h in files.items() if rel not in USER_OWNED},
+                    list(USER_OWNED), spec.to_dict())
+
+
+def _compared(rel: str, model_copied: bool) -> bool:
     """Files the plan compares: not the spec, not the manifest, not the model unless one is copied in."""
     if rel in (SPEC_FILE, MANIFEST_PATH):
         return False
-    return model_source is not None or not rel.startswith(MODEL_DIR + "/")
+    return model_copied or not rel.startswith(MODEL_DIR + "/")
 
 
 def _plan(project: Path, new: dict[str, str], old: dict[str, str]) -> Plan:
@@ -218,8 +228,7 @@ def _merge(current: Path, base: bytes, new: bytes, scratch: Path) -> tuple[bytes
 
 
 def _apply(project: Path, tree: Path, plan: Plan, base: dict[str, bytes] | None, rollback: Path,
-           spec_path: Path, manifest_files: dict[str, str], spec: ProjectSpec,
-           copies: dict[str, tuple[bytes, int]]) -> None:
+           spec_path: Path, manifest: Manifest, copies: dict[str, tuple[bytes, int]]) -> None:
     journal: list[tuple[Path, Path | None]] = []  # (path written or removed, where its old bytes are)
     made_dirs: list[Path] = []
 
@@ -257,8 +266,7 @@ def _apply(project: Path, tree: Path, plan: Plan, base: dict[str, bytes] | None,
             os.chmod(project / rel, mode)
         if plan.spec_changed:
             put(SPEC_FILE, spec_path)
-        put(MANIFEST_PATH, data=Manifest(spec.target, __version__, manifest_files, list(USER_OWNED),
-                                         spec.to_dict()).dumps().encode())
+        put(MANIFEST_PATH, data=manifest.dumps().encode())
         _remove_empty_parents(project, [project / rel for rel in plan.removed], journal)
     except BaseException:
         for path, saved in reversed(journal):

@@ -473,7 +473,13 @@ def read_yaml(path: Path) -> Any:
 
 
 def load(project_dir: Path) -> ProjectSpec:
+    return load_with_text(project_dir)[0]
+
+
+def load_with_text(project_dir: Path) -> tuple[ProjectSpec, Any]:
+    """The project's spec, validated, and the YAML it was read from, as parsed."""
     path = project_dir / SPEC_FILE
     if not path.is_file():
         raise SpecError(f"no {SPEC_FILE} in {project_dir}: run `deploygen init` first, or pass the project's folder")
-    return from_dict(read_yaml(path), str(path))
+    raw = read_yaml(path)
+    return from_dict(raw, str(path)), raw

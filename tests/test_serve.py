@@ -14,28 +14,14 @@ import joblib
 import numpy as np
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _request(url, body=None, content_type="application/json", method=None):
-    req = urllib.request.Request(url, data=body, method=method,
-                                 headers={"content-type": content_type} if body is not None else {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, response.headers.get("content-type"), response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers.get("content-type"), err.read()
+from served import free_port, request
 
 
 @pytest.fixture
 def served(cli, iris_model, tmp_path):
     project = tmp_path / "p"
     cli("init", iris_model, "--target", "lambda", "--output", project)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "generator", "serve", str(project), "--port", str(port)],
                             stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/"
@@ -56,7 +42,7 @@ def served(cli, iris_model, tmp_path):
 def test_predictions_over_http_match_the_model(served, iris_model):
     url, project = served
     rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
-    status, content_type, body = _request(url, json.dumps({"instances": rows}).encode())
+    status, content_type, body = request(url, json.dumps({"instances": rows}).encode())
     assert (status, content_type) == (200, "application/json")
     expected = joblib.load(iris_model).predict(np.asarray(rows)).tolist()
     assert json.loads(body) == {"predictions": expected}
@@ -64,15 +50,15 @@ def test_predictions_over_http_match_the_model(served, iris_model):
 
 def test_csv_and_errors_over_http(served):
     url, _ = served
-    assert _request(url, b"5.1,3.5,1.4,0.2\n", "text/csv")[0] == 200
-    status, _, body = _request(url, b"{not json", "application/json")
+    assert request(url, b"5.1,3.5,1.4,0.2\n", "text/csv")[0] == 200
+    status, _, body = request(url, b"{not json", "application/json")
     assert status == 400 and json.loads(body)["error"]["code"]
-    assert _request(url, b"x", "image/png")[0] == 415
-    assert _request(url, method="GET")[0] == 200
+    assert request(url, b"x", "image/png")[0] == 415
+    assert request(url, method="GET")[0] == 200
 
 
 def test_serve_refuses_a_folder_that_is_not_a_project(cli, tmp_path):
-    result = cli("serve", tmp_path, "--port", str(_free_port()))
+    result = cli("serve", tmp_path, "--port", str(free_port()))
     assert result.exit_code == 4 and "deploygen init" in result.output
 
 
@@ -80,13 +66,13 @@ def test_serve_refuses_a_folder_that_is_not_a_project(cli, tmp_path):
 def test_serve_runs_the_container_server_of_a_sagemaker_or_ecs_project(cli, iris_model, tmp_path, target):
     project = tmp_path / "p"
     cli("init", iris_model, "--target", target, "--output", project)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "generator", "serve", str(project), "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_until_ready(proc, port)
         rows = [[5.1, 3.5, 1.4, 0.2]]
-        status, _, body = _request(f"http://127.0.0.1:{port}/invocations", json.dumps({"instances": rows}).encode())
+        status, _, body = request(f"http://127.0.0.1:{port}/invocations", json.dumps({"instances": rows}).encode())
         assert status == 200
         assert json.loads(body) == {"predictions": joblib.load(iris_model).predict(np.asarray(rows)).tolist()}
     finally:
@@ -100,7 +86,7 @@ def _wait_until_ready(proc, port: int, seconds: float = 60) -> None:
     while True:
         with socket.socket() as sock:
             listening = sock.connect_ex(("127.0.0.1", port)) == 0
-        if listening and _request(f"http://127.0.0.1:{port}/ping", method="GET")[0] == 200:
+        if listening and request(f"http://127.0.0.1:{port}/ping", method="GET")[0] == 200:
             return
         assert proc.poll() is None and time.monotonic() < deadline, "server did not become ready"
         time.sleep(0.2)

@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from conftest import run_project_tests
 from generator.cli import main as cli_main
+from served import free_port
 from test_codec import jinja_expressions
 from train_iris import train
 
@@ -316,12 +317,6 @@ def hooked(project, tmp_path_factory) -> Path:
     inference = copy / "src" / "inference.py"
     inference.write_text(inference.read_text() + TEST_HOOKS)
     return copy
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:

@@ -129,11 +129,20 @@ def call_predict(predict: Callable, model: Any, inputs: Any, return_probabilitie
     """
     if not return_probabilities:
         return predict(model, inputs)
-    import inspect  # here, not at the top: it costs milliseconds of every cold start, and few requests ask
-
-    if "return_probabilities" not in inspect.signature(predict).parameters:
+    if not _takes_probabilities(predict):
         raise RequestError(400, NO_PROBABILITIES, 'This model gives no probabilities; leave out "return_probabilities".')
     return predict(model, inputs, return_probabilities=True)
+
+
+_TAKES_PROBABILITIES: dict = {}  # predict function -> whether it has the parameter: read once, not per request
+
+
+def _takes_probabilities(predict: Callable) -> bool:
+    if predict not in _TAKES_PROBABILITIES:
+        import inspect  # here, not at the top: it costs milliseconds of every cold start, and few requests ask
+
+        _TAKES_PROBABILITIES[predict] = "return_probabilities" in inspect.signature(predict).parameters
+    return _TAKES_PROBABILITIES[predict]
 
 
 def to_jsonable(value: Any) -> Any:
