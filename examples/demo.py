@@ -1,6 +1,6 @@
 """`make demo`: the main job on the example model, step by step, as a user would run it.
 
-Trains the example model, renders a project for every target built so far,
+Trains the example model, compares what each target would cost for it, renders a project for every target,
 lints each, runs each project's own tests, then serves the Lambda and the
 SageMaker projects on 127.0.0.1 and sends each a request.
 """
@@ -64,6 +64,8 @@ def main(workdir: Path) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     model = train(workdir / "iris.joblib")
     print(f"trained the example model: {model}")
+    step("which target, at what cost (the model measured in a separate process)", *DEPLOYGEN, "compare",
+         str(model), "--requests-per-month", "3e6")
     projects = []
     for target in TARGETS:
         project = workdir / f"iris-{target}"

@@ -17,7 +17,7 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 2 bad command-line usage; "
     "3 the model file is missing, unreadable or not recognised; "
     "4 invalid spec or option, or the model does not fit the target; "
-    "5 the output exists (use --force) or cannot be written; 6 the project cannot be served here "
+    "5 the output exists (use --force) or cannot be written; 6 the project cannot be served or measured here "
     "(install its requirements, or choose another --port); 7 re-rendering would overwrite your edits of generated "
     "files (nothing written; --force merges them); 70 internal error."
 )
@@ -139,7 +139,7 @@ def init(model: Path, target, name, output, framework, features, config, region,
             "name": name or base.get("name") or model.stem,
             "target": target,
             "region": region or base.get("region") or _default_region(),
-            "model": _model_section(model, info),
+            "model": specs.model_section(model, info),
             target: specs.options_from_flags(target, given, base.get(target)),
         },
         source=None,
@@ -162,21 +162,6 @@ def _base_spec(config: Path | None) -> dict:
 
 def _default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-def _model_section(model: Path, info: frameworks.ModelInfo, original_name: str | None = None) -> dict:
-    return {
-        "path": f"model/{info.file_name}",
-        "framework": info.framework,
-        "sha256": info.sha256,
-        "framework_version": info.framework_version,
-        "version_source": info.version_source,
-        "artifact_version": info.artifact_version,
-        "original_name": original_name or model.name,
-        "estimator": info.estimator,
-        "n_features": info.n_features,
-        "task": info.task,
-    }
 
 
 def _print_report(report, spec, info) -> None:
@@ -211,7 +196,7 @@ def _project_model(project: Path, current: specs.ProjectSpec) -> tuple[framework
     if info.n_features is None and current.model.n_features and not isinstance(info.sample_row, str):
         info = frameworks.with_features(info, current.model.n_features)  # as recorded by init --features
     info = dataclasses.replace(info, file_name=Path(current.model.path).name)  # where it is, as the spec says
-    return info, _model_section(Path(current.model.path), info, current.model.original_name)
+    return info, specs.model_section(Path(current.model.path), info, current.model.original_name)
 
 
 def _open_project(project: Path) -> tuple[Path, specs.ProjectSpec, dict]:
@@ -334,6 +319,44 @@ def lint(paths, output_format, output, fail_on, suppressions, rules_path) -> Non
         click.echo("deploygen lint: note: hadolint is not installed, so Dockerfiles got only the contract checks; "
                    "pip install 'deploygen[hadolint]' adds its rules", err=True)
     sys.exit(linting.exit_code(findings, fail_on))
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("subject", metavar="MODEL|PROJECT", type=click.Path(path_type=Path), default=".")
+@click.option("--requests-per-month", type=float, help="Requests a month (default: deploygen.yaml's, else 1,000,000).")
+@click.option("--peak-rps", type=float, help="Busiest requests per second (default: 3x the average, at least 1).")
+@click.option("--payload-kb", type=float, help="Request body size in KB (default: the sample request's).")
+@click.option("--duration-ms", type=float, help="Time per request in ms, on one vCPU (default: measured).")
+@click.option("--memory-mb", type=float, help="Memory the model's process needs in MB (default: measured, +20%).")
+@click.option("--features", type=click.IntRange(1, 1_000_000), default=None,
+              help="Input features per row, for a model file that does not record it (as for init).")
+@click.option("--region", help="Prices of this region (default: the project's, else us-east-1).")
+@click.option("--pricing", "pricing_file", type=click.Path(path_type=Path),
+              help="Unit prices from this YAML file instead of deploygen's (generator/data/prices.yaml).")
+@click.option("--free-tier", is_flag=True, help="Take Lambda's monthly free tier off (1M requests, 400,000 GB-s).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json", "markdown"]), default="table",
+              show_default=True)
+@click.option("--plot", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also draw cost against volume for every option that fits, as a PNG (needs deploygen[plot]).")
+def compare(subject: Path, requests_per_month, peak_rps, payload_kb, duration_ms, memory_mb, features, region,
+            pricing_file, free_tier, output_format, plot) -> None:
+    """Which target fits MODEL (or PROJECT) and its traffic, and what each option costs a month.
+
+    Unless --duration-ms and --memory-mb are given, the model is loaded and timed in a separate
+    process. The output says which figures were measured, given or assumed.
+    """
+    from . import compare as comparing
+
+    if plot is not None:
+        comparing.check_plot(plot)
+    given = {"requests_per_month": requests_per_month, "peak_rps": peak_rps, "payload_kb": payload_kb,
+             "duration_ms": duration_ms, "memory_mb": memory_mb}
+    result = comparing.compare(subject, given, region, pricing_file, free_tier, features=features)
+    render = {"table": comparing.text, "json": comparing.as_json, "markdown": comparing.markdown}[output_format]
+    click.echo(render(result), nl=False)
+    if plot is not None:
+        comparing.plot(result, plot)
+        click.echo(f"plot written to {plot}", err=True)
 
 
 @main.command(epilog=EXIT_CODES_HELP)

@@ -35,6 +35,10 @@ class ServeError(DeployGenError):
     exit_code = 6
 
 
+class MeasureError(ServeError):
+    """The model could not be loaded or run in the measuring process (its requirements, or the model itself)."""
+
+
 class ConflictError(DeployGenError):
     """Re-rendering would overwrite or remove a generated file the user edited; nothing was written."""
 

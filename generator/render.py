@@ -22,6 +22,7 @@ from .frameworks import ModelInfo
 from .limits import limit
 from .names import AwsNames, aws_names
 from .rerender import Plan, copy_model, manifest_for, rerender, tree_files, tree_hashes
+from .compare import readme_estimate
 from .targets import request_limits
 from .spec import EcsOptions, LambdaOptions, ProjectSpec, SageMakerOptions
 
@@ -78,6 +79,7 @@ def build_context(spec: ProjectSpec, model: ModelInfo) -> dict[str, Any]:
         "amazon_linux_packages": model.system_libraries.get("amazon_linux", ""),
         "log_retention_days": LOG_RETENTION_DAYS,
         "python_version": PYTHON_VERSION,
+        "cost_estimate": readme_estimate(spec, model).strip(),
         "_extensions": [],
     }
     target = {"lambda": _lambda_context, "sagemaker": _sagemaker_context, "ecs": _ecs_context}[spec.target]

@@ -92,6 +92,17 @@ class EcsOptions:
 
 
 @dataclass(frozen=True)
+class TrafficSpec:
+    """The traffic the README's cost estimate is for; `deploygen compare` options override it."""
+
+    requests_per_month: int = 1_000_000
+    peak_rps: float | None = None  # None: three times the average rate, at least 1
+    payload_kb: float | None = None  # request body; None: the sample request's size
+    duration_ms: float | None = None  # one request; None: assumed until `deploygen compare` measures it
+    memory_mb: int | None = None  # what the model's process needs; None: assumed likewise
+
+
+@dataclass(frozen=True)
 class ProjectSpec:
     name: str
     target: str
@@ -100,6 +111,7 @@ class ProjectSpec:
     options: Any = None  # the target's options: LambdaOptions | SageMakerOptions
     other_targets: dict[str, Any] = field(default_factory=dict)  # options kept for other targets, as written
     deploygen_version: str = __version__
+    traffic: TrafficSpec = field(default_factory=TrafficSpec)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +121,7 @@ class ProjectSpec:
             "target": self.target,
             "model": dataclasses.asdict(self.model),
             self.target: dataclasses.asdict(self.options),
+            "traffic": dataclasses.asdict(self.traffic),
             **self.other_targets,
         }
 
@@ -424,6 +437,22 @@ def validate_region(region: Any) -> str:
     return region
 
 
+def model_section(model: Path, info: Any, original_name: str | None = None) -> dict:
+    """The spec's model section for the artifact at model, from what frameworks.detect found (info)."""
+    return {
+        "path": f"model/{info.file_name}",
+        "framework": info.framework,
+        "sha256": info.sha256,
+        "framework_version": info.framework_version,
+        "version_source": info.version_source,
+        "artifact_version": info.artifact_version,
+        "original_name": original_name or model.name,
+        "estimator": info.estimator,
+        "n_features": info.n_features,
+        "task": info.task,
+    }
+
+
 def validate_model(data: Any) -> ModelSpec:
     data = _mapping(data, "model")
     _no_unknown(data, {f.name for f in dataclasses.fields(ModelSpec)}, "model")
@@ -434,11 +463,20 @@ def validate_model(data: Any) -> ModelSpec:
     return ModelSpec(**data)
 
 
+def validate_traffic(data: Any) -> TrafficSpec:
+    traffic = _options(TrafficSpec, data, "traffic")
+    _int(traffic.requests_per_month, "traffic.requests_per_month", 0)
+    for key in ("peak_rps", "payload_kb", "duration_ms", "memory_mb"):
+        if getattr(traffic, key) is not None:
+            _positive_number(getattr(traffic, key), f"traffic.{key}")
+    return traffic
+
+
 def from_dict(data: Any, source: str | None = SPEC_FILE) -> ProjectSpec:
     """A validated ProjectSpec from parsed YAML (source: its file; None for command-line options)."""
     try:
         data = _mapping(data, source or "the spec")
-        _no_unknown(data, {"deploygen_version", "name", "region", "target", "model", *TARGET_OPTIONS},
+        _no_unknown(data, {"deploygen_version", "name", "region", "target", "model", "traffic", *TARGET_OPTIONS},
                     source or "the spec")
         name = data.get("name")
         if not isinstance(name, str) or not name.strip():
@@ -453,6 +491,7 @@ def from_dict(data: Any, source: str | None = SPEC_FILE) -> ProjectSpec:
             options=TARGET_OPTIONS[target].validate(data.get(target), region),
             other_targets={t: data[t] for t in TARGET_OPTIONS if t != target and data.get(t) is not None},
             deploygen_version=str(data.get("deploygen_version", __version__)),
+            traffic=validate_traffic(data.get("traffic")),
         )
         return spec
     except SpecError as err:

@@ -48,8 +48,15 @@ def check_fit(spec: ProjectSpec, model_size_bytes: int) -> None:
 def request_limits(spec: ProjectSpec) -> tuple[int, int]:
     """The largest request body (bytes) and the longest prediction (seconds) the spec's service accepts."""
     if spec.target == "lambda":
-        return limit("lambda", "sync_payload_bytes")["max"], spec.options.timeout_s
-    mode = spec.options.mode if spec.target == "sagemaker" else "realtime"  # ECS runs the same server
+        return service_limits("lambda", lambda_timeout_s=spec.options.timeout_s)
+    return service_limits(spec.target, spec.options.mode if spec.target == "sagemaker" else "realtime")
+
+
+def service_limits(target: str, mode: str = "realtime", lambda_timeout_s: int | None = None) -> tuple[int, int]:
+    """request_limits for a target and SageMaker mode; Lambda's timeout is the function's, else Lambda's maximum."""
+    if target == "lambda":
+        return limit("lambda", "sync_payload_bytes")["max"], lambda_timeout_s or limit("lambda", "timeout_s")["max"]
+    # ECS runs SageMaker's model server, with its real-time limits (and the load balancer's 60 s idle timeout).
     payload = {"realtime": "realtime_payload_bytes", "serverless": "serverless_payload_bytes",
                "async": "async_payload_bytes"}[mode]
     timeout = "async_timeout_s" if mode == "async" else "realtime_timeout_s"

@@ -400,6 +400,8 @@ def served(hooked):
     server = Server(hooked)
     try:
         server.wait_for(server.ready)
+        # Both workers loaded, not just the first: a /ping that reaches one still loading answers 503.
+        server.wait_for(lambda: server.logged().count("Model loaded from") >= 2, timeout=60)
         yield server
     finally:
         server.kill()
