@@ -249,11 +249,11 @@ def text(result: Comparison) -> str:
              f"{' with the Lambda free tier' if result.context.free_tier else ''}", ""]
     for key, label in LABELS.items():
         lines.append(f"  {label:<18} {_value(key, getattr(result.traffic, key)):<20} {result.sources[key]}")
-    lines += ["", f"  {'option':<30} {'size':<34} {'a month':>11}  cold start"]
+    lines += ["", f"  {'option':<30} {'size':<36} {'a month':>11}  cold start"]
     for e in result.estimates:
         mark = "*" if e is result.best else " "
         cost = _money(e.total) if e.fits else "-"
-        lines.append(f"{mark} {e.label + (' (this project)' if e.this_project else ''):<30} {e.size:<34} {cost:>11}  "
+        lines.append(f"{mark} {e.label + (' (this project)' if e.this_project else ''):<30} {e.size:<36} {cost:>11}  "
                      f"{e.cold_start}")
         lines.append(f"    {_parts(e)}" if e.fits else f"    ruled out: {'; '.join(e.ruled_out)}")
         lines += [f"    note: {note}" for note in e.notes]

@@ -263,7 +263,7 @@ def _instance_option(t: Traffic, c: Context, mode: str) -> Estimate:
         rate = t.requests_per_month / (c.hours * 3600)
         up_hours = c.hours * (1 - math.exp(-rate * ASYNC_SCALE_IN_S))  # P(a request within a cooldown), Poisson
         hours = max(floor * c.hours, min(count * c.hours, max(up_hours, busy_hours)))
-        e.size = f"up to {count} x {name}, {hours:,.0f} instance-hours"
+        e.size = f"<= {count} x {name}, {hours:,.0f} h"
         e.parts["instances"] = hours * c.prices.instance_hour[name]
         e.synchronous, e.always_on = False, floor > 0
         e.cold_start = "minutes from zero (a new instance starts, then the model loads)"

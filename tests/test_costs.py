@@ -49,13 +49,17 @@ def test_without_the_free_tier_every_request_and_gb_second_is_billed():
     assert e.parts["requests"] == pytest.approx(0.60, abs=0.005)
 
 
-@pytest.mark.parametrize("arch, total", [("x86_64", 1.26), ("arm64", 1.02)])
-def test_fargate_pricing_page_example_to_the_cent(arch, total):
+@pytest.mark.parametrize("arch, total, lines", [
+    ("x86_64", 1.26, {"vCPU": 1.01, "memory": 0.22, "ephemeral storage": 0.03}),
+    ("arm64", 1.02, {"vCPU": 0.81, "memory": 0.18, "ephemeral storage": 0.03}),
+])
+def test_fargate_pricing_page_example_to_the_cent(arch, total, lines):
     # aws.amazon.com/fargate/pricing: 5 tasks of 1 vCPU and 2 GB with 30 GB of ephemeral storage (20 GB
     # included) running 10 minutes a day for 30 days -> $1.26 on x86 ($1.02 on arm64). Without the 10 GB of
     # extra storage the unit prices give $1.23 ($0.99): the example's total includes it.
     parts = costs.fargate_tasks(PRICES, arch, vcpu=1, memory_gb=2, runs=5 * 30, seconds=600, ephemeral_gb=30)
     assert round(sum(parts.values()), 2) == total
+    assert {name: round(value, 2) for name, value in parts.items()} == lines
     assert parts["ephemeral storage"] == pytest.approx(25 * 10 * 0.000111)
 
 
