@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import costs, frameworks, pricing, spec as specs
-from .errors import OutputError, PathError
+from .errors import OutputError, PathError, SpecError
 from .measure import Measurement, measure
 from .sagemaker_instances import instance_types
 
@@ -149,16 +149,16 @@ def traffic_for(spec, info: frameworks.ModelInfo, given: dict[str, Any], measure
     pick("peak_rps", None, "", max(1.0, costs.PEAK_TO_AVERAGE * average), f"assumed: {costs.PEAK_TO_AVERAGE}x the average, at least 1")
     sample_kb = len(info.sample_request().encode()) / 1024
     pick("payload_kb", None, "", sample_kb, "the sample request's size")
-    pick("response_kb", m and m.response_bytes / 1024, "measured: the sample's answer", ASSUMED_RESPONSE_KB, "assumed")
-    pick("duration_ms", m and m.duration_ms,
+    pick("response_kb", m.response_bytes / 1024 if m else None, "measured: the sample's answer", ASSUMED_RESPONSE_KB, "assumed")
+    pick("duration_ms", m.duration_ms if m else None,
          f"measured: median of {m.calls} requests after warm-up, p90 {m.p90_ms:.2f} ms" if m else "",
          ASSUMED_DURATION_MS, "assumed: deploygen compare measures it")
-    measured_mb = m and math.ceil(m.peak_rss_bytes / costs.MB * HEADROOM / 64) * 64
+    measured_mb = math.ceil(m.peak_rss_bytes / costs.MB * HEADROOM / 64) * 64 if m else None
     pick("memory_mb", measured_mb,
          f"measured: peak {m.peak_rss_bytes / costs.MB:.0f} MB + {HEADROOM - 1:.0%} headroom" if m else "",
          math.ceil((2 * info.size_bytes / costs.MB + 200) / 64) * 64,
          "assumed: twice the model + 200 MB; deploygen compare measures it")
-    pick("load_s", m and m.load_s, "measured", None, "not measured")
+    pick("load_s", m.load_s if m else None, "measured", None, "not measured")
     return costs.Traffic(**values), sources
 
 
@@ -208,14 +208,10 @@ def readme_estimate(spec: specs.ProjectSpec, info: frameworks.ModelInfo) -> str:
     """The markdown `init` and `render` put in a project's README: its own target and the nearest alternatives."""
     try:
         prices = pricing.load(spec.region)
-    except Exception as err:  # no prices for the region: the README says so instead of failing the render
+    except SpecError as err:  # no prices for the region: the README says so instead of failing the render
         return f"No estimate: {err}."
-    given = {}
-    traffic, sources = traffic_for(spec, info, given, None, prices.hours_per_month)
-    try:
-        costs.check_traffic(traffic, prices.hours_per_month, names=costs.SPEC_NAMES)
-    except Exception as err:
-        return f"No estimate: {err}."
+    traffic, sources = traffic_for(spec, info, {}, None, prices.hours_per_month)
+    costs.check_traffic(traffic, prices.hours_per_month, names=costs.SPEC_NAMES)  # refuses the render
     result = build(spec.name, traffic, sources, prices, info, spec, False, break_even=False)
     return markdown(result, readme=True)
 

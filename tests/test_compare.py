@@ -284,3 +284,16 @@ def test_a_function_too_small_for_the_model_is_ruled_out_as_configured(cli, iris
     mine = next(o for o in report["options"] if o["this_project"])
     assert mine["ruled_out"] == ["memory: the model needs 700 MB, the function has 256 MB: raise --memory"]
     assert report["recommendation"]["option"] != mine["id"]
+
+
+def test_a_peak_below_the_average_in_the_spec_is_refused_and_a_region_without_prices_is_said(cli, iris_model, tmp_path):
+    project = tmp_path / "p"
+    cli("init", iris_model, "--target", "lambda", "--output", project)
+    spec_file = project / "deploygen.yaml"
+    spec_file.write_text(spec_file.read_text().replace("peak_rps: null", "peak_rps: 0.01"))
+    assert "traffic.peak_rps 0.01 is below the average rate of 1,000,000 requests a month" in cli.refused(
+        project, 4, "render", project)
+    other = tmp_path / "eu"
+    assert cli("init", iris_model, "--target", "lambda", "--region", "eu-west-1", "--output", other).exit_code == 0
+    assert "No estimate: no prices for region eu-west-1 in generator/data/prices.yaml (it has: us-east-1)" in (
+        other / "README.md").read_text()
