@@ -225,8 +225,16 @@ def _xgboost(data, base: dict) -> ModelInfo:
     return ModelInfo(framework="xgboost", file_name="model.ubj" if ubj else "model.json", **base,
                      framework_version=release, version_source="artifact", artifact_version=f"xgboost {release}",
                      estimator=f"XGBoost {objective}", task="classification" if classification else "regression",
-                     n_features=n_features, requirements=(f"xgboost=={release}",), objective=objective,
+                     n_features=n_features, requirements=(f"{_xgboost_package(release)}=={release}",),
+                     objective=objective,
                      labels=labels)
+
+
+def _xgboost_package(release: str) -> str:
+    """xgboost-cpu where it exists for the release (no CUDA libraries), else xgboost."""
+    data = data_file("frameworks.yaml")["xgboost"]
+    since = tuple(int(part) for part in data["cpu_package_since"].split("."))
+    return data["cpu_package"] if tuple(int(part) for part in release.split(".")) >= since else "xgboost"
 
 
 # --- LightGBM ----------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def installed(distribution: str) -> str:
 
 @pytest.mark.parametrize("name, pin, source", [
     ("sklearn", "scikit-learn=={}".format(installed("scikit-learn")), "artifact"),  # _sklearn_version
-    ("xgboost-ubj", "xgboost=={}".format(installed("xgboost")), "artifact"),  # the model's "version"
+    ("xgboost-ubj", "xgboost-cpu=={}".format(installed("xgboost")), "artifact"),  # the model's "version"
     ("lightgbm", "lightgbm=={}".format(installed("lightgbm")), "tested"),  # only the format, v4
     ("onnx", "onnxruntime=={}".format(installed("onnxruntime")), "tested"),  # IR and opset only
     ("torchscript", "torch=={}".format(installed("torch")), "tested"),
@@ -76,6 +76,16 @@ def test_requirements_pin_the_writer_or_the_tested_release(zoo, name, pin, sourc
     assert info.requirements[0] == pin
     assert info.version_source == source
     assert info.artifact_version
+
+
+@pytest.mark.parametrize("release, pin", [("3.2.0", "xgboost-cpu==3.2.0"), ("2.1.1", "xgboost-cpu==2.1.1"),
+                                          ("2.0.3", "xgboost==2.0.3"), ("1.7.6", "xgboost==1.7.6")])
+def test_xgboost_pins_the_cpu_only_package_where_it_exists(zoo, tmp_path, release, pin):
+    document = json.loads(zoo("xgboost").path.read_text())
+    document["version"] = [int(part) for part in release.split(".")]
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(document))
+    assert frameworks.detect(path).requirements == (pin,)
 
 
 @pytest.mark.parametrize("name", KINDS)
