@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR := build/demo
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-containers bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py $(DEMO_DIR)
 
+# -rs prints why a test was skipped (the container tests, where podman cannot be installed).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS)
+
+# Only the container images: built with podman from the generated Dockerfiles and run (tests/test_containers.py).
+test-containers: $(STAMP)
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider -m containers $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/render.py

@@ -3,7 +3,9 @@
 
 # gunicorn runs the worker processes (and replaces any that dies or hangs past the timeout); each
 # worker is uvicorn's event loop, which answers /ping at once while predictions run in threads.
-worker_class = "uvicorn_worker.UvicornWorker"
+# Pure Python (asyncio and h11): uvloop and httptools served 27 % more requests a second on a trivial
+# model but added 15.8 MB to the image (BENCHMARKS.md), more than everything else deploygen adds.
+worker_class = "uvicorn_worker.UvicornH11Worker"
 # SIGTERM: stop accepting, close idle connections, give requests in flight this long, then stop;
 # well within the 30 s that `docker stop -t 30`, ECS and SageMaker wait before they kill the container.
 graceful_timeout = 20
