@@ -192,9 +192,7 @@ def rerender_options(command):
 
 def _project_model(project: Path, current: specs.ProjectSpec) -> tuple[frameworks.ModelInfo, dict]:
     """The project's model detected again (it may have been replaced), and its spec section."""
-    info = frameworks.detect(project / current.model.path, current.model.framework)
-    if info.n_features is None and current.model.n_features and not isinstance(info.sample_row, str):
-        info = frameworks.with_features(info, current.model.n_features)  # as recorded by init --features
+    info = frameworks.detect_recorded(project / current.model.path, current.model.framework, current.model.n_features)
     info = dataclasses.replace(info, file_name=Path(current.model.path).name)  # where it is, as the spec says
     return info, specs.model_section(Path(current.model.path), info, current.model.original_name)
 

@@ -100,10 +100,7 @@ def open_subject(path: Path, features: int | None = None) -> tuple[specs.Project
     if path.is_dir() and (path / specs.SPEC_FILE).is_file():
         spec = specs.load(path)
         model_path = path / spec.model.path
-        info = frameworks.detect(model_path, spec.model.framework)
-        if info.n_features is None and spec.model.n_features and not isinstance(info.sample_row, str):
-            info = frameworks.with_features(info, spec.model.n_features)
-        return spec, info, model_path
+        return spec, frameworks.detect_recorded(model_path, spec.model.framework, spec.model.n_features), model_path
     return None, frameworks.detect(path, "auto", features), path
 
 
@@ -175,6 +172,7 @@ def compare(path: Path, given: dict[str, Any], region: str | None, pricing_file:
     if (given.get("duration_ms") or stated.duration_ms) is None or (given.get("memory_mb") or stated.memory_mb) is None:
         measured = measure_model(spec, info, model_path)
     traffic, sources = traffic_for(spec, info, given, measured, prices.hours_per_month)
+    costs.check_traffic(traffic, prices.hours_per_month)
     return build(f"{model_path.name} ({info.framework})", traffic, sources, prices, info, spec, free_tier, break_even,
                  measured)
 
@@ -182,7 +180,7 @@ def compare(path: Path, given: dict[str, Any], region: str | None, pricing_file:
 def build(subject: str, traffic: costs.Traffic, sources: dict[str, str], prices: pricing.Prices,
           info: frameworks.ModelInfo, spec, free_tier: bool, break_even: bool,
           measured: Measurement | None = None) -> Comparison:
-    costs.check_traffic(traffic, prices.hours_per_month)
+    """The comparison for traffic, which the caller has checked (costs.check_traffic, with its names)."""
     context = costs.Context(prices, info.size_bytes, _needs_gpu(spec), free_tier, spec)
     estimates = costs.estimate_all(traffic, context)
     lambdas = [e for e in estimates if e.id in costs.ON_DEMAND_LAMBDA and e.fits]

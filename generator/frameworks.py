@@ -119,6 +119,14 @@ def detect(path: Path, framework: str = "auto", features: int | None = None) -> 
     return with_features(found, features)
 
 
+def detect_recorded(path: Path, framework: str, recorded_features: int | None) -> ModelInfo:
+    """A project's model detected again, with the input size `init --features` recorded where the file has none."""
+    info = detect(path, framework)
+    if info.n_features is None and recorded_features and not isinstance(info.sample_row, str):
+        info = with_features(info, recorded_features)
+    return info
+
+
 def with_features(info: ModelInfo, features: int | None) -> ModelInfo:
     if features is None:
         return info

@@ -2,9 +2,9 @@
 
 The parent (`measure`) never imports the model's framework nor loads the model: a model that crashes,
 hangs or eats memory takes down only the child, and the CLI reports it in one line. The child
-(`python -m generator.measure SRC MODEL_DIR BODY_FILE`) imports the project's own src/inference.py and
-its request codec, loads the model, and answers the sample request through the codec, as a served
-request is answered: decoding, predict and encoding are all in the time.
+(`python -m generator.measure SRC MODEL_DIR`, the sample request on stdin) imports the project's own
+src/inference.py and its request codec, loads the model, and answers the sample request through the
+codec, as a served request is answered: decoding, predict and encoding are all in the time.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,20 +36,15 @@ class Measurement:
 
 def measure(src: Path, model_dir: Path, body: bytes, timeout_s: float = 600) -> Measurement:
     """Run the child on the project's src/ and model folder; a failure is a MeasureError with its last line."""
-    with tempfile.NamedTemporaryFile(prefix="deploygen-request-", suffix=".json", delete=False) as stream:
-        stream.write(body)
-    body_file = Path(stream.name)
     env = {**os.environ, "MODEL_DIR": str(model_dir), "PYTHONDONTWRITEBYTECODE": "1"}
     fix = "install the project's requirements here, or give --duration-ms and --memory-mb to skip measuring"
-    try:
-        done = subprocess.run([sys.executable, "-m", "generator.measure", str(src), str(model_dir), str(body_file)],
-                              capture_output=True, text=True, env=env, timeout=timeout_s)
+    try:  # the sample request goes in on stdin; the figures come back as the last line of stdout
+        done = subprocess.run([sys.executable, "-m", "generator.measure", str(src), str(model_dir)], input=body,
+                              capture_output=True, env=env, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise MeasureError(f"measuring the model took over {timeout_s:.0f} s and was stopped: {fix}") from None
-    finally:
-        body_file.unlink(missing_ok=True)
     if done.returncode != 0:
-        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        lines = [line for line in done.stderr.decode(errors="replace").strip().splitlines() if line.strip()]
         why = lines[-1] if lines else f"the process ended with code {done.returncode}"
         if done.returncode < 0:
             why = f"the process was killed by signal {-done.returncode}"
@@ -58,10 +52,10 @@ def measure(src: Path, model_dir: Path, body: bytes, timeout_s: float = 600) -> 
             fix = ("give --features N if the model file does not record its input size, or fix predict() in "
                    "src/inference.py; or give --duration-ms and --memory-mb to skip measuring")
         raise MeasureError(f"could not measure the model in a separate process ({why}): {fix}")
-    return Measurement(**json.loads(done.stdout.strip().splitlines()[-1]))
+    return Measurement(**json.loads(done.stdout.decode().strip().splitlines()[-1]))
 
 
-def _child(src: str, model_dir: str, body_file: str) -> None:
+def _child(src: str, model_dir: str) -> None:
     import resource
     import statistics
     import time
@@ -74,7 +68,7 @@ def _child(src: str, model_dir: str, body_file: str) -> None:
     load_s = time.perf_counter() - started
     from serving import codec
 
-    body = Path(body_file).read_bytes()
+    body = sys.stdin.buffer.read()
 
     def predict(inputs, probabilities):
         return codec.call_predict(inference.predict, model, inputs, probabilities)
@@ -112,4 +106,4 @@ def _child(src: str, model_dir: str, body_file: str) -> None:
 
 
 if __name__ == "__main__":
-    _child(*sys.argv[1:4])
+    _child(*sys.argv[1:3])

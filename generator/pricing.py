@@ -38,11 +38,8 @@ class Prices:
     services: dict[str, Any]
 
     def __call__(self, dotted: str) -> float:
-        """One price, e.g. prices("lambda.gb_second.arm64")."""
-        value: Any = self.services
-        for key in dotted.split("."):
-            value = value[key]
-        return value
+        """One price, e.g. prices("lambda.gb_second.arm64"); load() made sure it is there."""
+        return _lookup(self.services, dotted)
 
     def read(self, service: str) -> str:
         """When the service's prices were read, as the file says."""
